@@ -1,0 +1,32 @@
+// Daemon: the composition root of the tsdirector process: the director, its signal handlers
+// (HUP reload, TERM/INT stop), the metrics HTTP listener and the admin socket.
+#pragma once
+
+#include <event2/event.h>
+
+#include <memory>
+#include <string>
+
+#include "conf/config.h"
+#include "director/director.h"
+#include "director/event_util.h"
+
+namespace tsd::director {
+
+class Daemon {
+ public:
+  Daemon(event_base* base, std::string config_path);
+  ~Daemon();
+  Status start(conf::ConfigPtr cfg);
+  Status reload();  // SIGHUP and `tsdirectorctl reload`
+  void stop();      // SIGTERM/SIGINT
+  Director& director() { return *director_; }
+
+ private:
+  event_base* base_;
+  std::string config_path_;
+  std::unique_ptr<Director> director_;
+  EventPtr sighup_, sigterm_, sigint_;
+};
+
+}  // namespace tsd::director

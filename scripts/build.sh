@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Builds tsdirector. usage: scripts/build.sh [release|asan|fuzz] (default release -> build/)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+kind=${1:-release}
+jobs=$(nproc)
+case "$kind" in
+  release) dir=build; flags=(-DCMAKE_BUILD_TYPE=RelWithDebInfo) ;;
+  asan)    dir=build-asan; flags=(-DCMAKE_BUILD_TYPE=Debug -DTSD_SANITIZE=ON -DTSD_BENCH=OFF) ;;
+  fuzz)    dir=build-fuzz; flags=(-DCMAKE_BUILD_TYPE=Debug -DTSD_FUZZ=ON
+                                  -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++) ;;
+  *) echo "usage: $0 [release|asan|fuzz]" >&2; exit 2 ;;
+esac
+cmake -S . -B "$dir" "${flags[@]}" >/dev/null
+cmake --build "$dir" -j"$jobs"
+echo "build: $dir/bin ready"
