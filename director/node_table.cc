@@ -110,6 +110,8 @@ health::NodeStatus NodeTable::statusFor(const NodeRuntime& n, const conf::Servic
   }
   if (n.removed) in.health_up = false;
   in.admin = n.adminState();
+  // With agents configured, a node without a fresh report has unknown load (never Idle).
+  in.figures_expected = !cfg.agent.key_file.empty();
   if (n.report) {
     in.figures = health::Figures{n.report->load_per_cpu, n.report->swap_in_per_s,
                                  n.report->mem_available_kib,
