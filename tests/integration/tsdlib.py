@@ -75,6 +75,7 @@ class Backend:
         self.name = name
         self.port = port or free_port(host)
         self.accepted = 0
+        self.served = 0  # connections that sent at least one byte (clients, not probes)
         self.results = []  # bulk: (bytes_received, sha256, error)
         self.lock = threading.Lock()
         self.conns = []
@@ -104,16 +105,22 @@ class Backend:
 
     def _serve(self, c):
         try:
-            if self.mode == "banner":
+            mode = self.mode  # read once: tests switch modes at run time
+            if mode == "banner":
                 c.sendall(self.banner)
-            if self.mode in ("echo", "banner"):
+            if mode in ("echo", "banner"):
+                first = True
                 while True:
                     b = c.recv(1 << 16)
                     if not b:
                         break
+                    if first:
+                        with self.lock:
+                            self.served += 1
+                        first = False
                     c.sendall(b)
                 c.shutdown(socket.SHUT_WR)
-            elif self.mode == "bulk":
+            elif mode == "bulk":
                 res = {}
                 t = threading.Thread(target=lambda: res.update(
                     r=recv_all_and_hash(c)))
@@ -123,7 +130,7 @@ class Backend:
                 t.join()
                 with self.lock:
                     self.results.append(res["r"] + (None,))
-            elif self.mode in ("silent", "hold"):
+            elif mode in ("silent", "hold"):
                 while c.recv(1 << 16):
                     pass
         except OSError as e:
