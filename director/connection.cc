@@ -109,26 +109,28 @@ void Connection::decideAndConnect() {
     std::string why;
     node_ = d.node;
     reason_ = d.reason;
-    if (startConnect(*d.node, &why)) return;
-    host_.connectFailed(*this, *d.node, why);
+    Start st = startConnect(*d.node, &why);
+    if (st == Start::kStarted) return;
+    host_.connectFailed(*this, *d.node, why, st == Start::kNodeFailed);
     node_ = nullptr;
+    if (st == Start::kLocalError) break;  // another node would fail the same way
   }
   refuse(tried_.empty() ? (manual_node_ ? Refusal::kManualDown : Refusal::kNoNode)
                         : Refusal::kConnectFailed);
 }
 
-bool Connection::startConnect(NodeRuntime& node, std::string* why) {
+Connection::Start Connection::startConnect(NodeRuntime& node, std::string* why) {
   const conf::Config& cfg = host_.config();
   const conf::ServiceConfig* svc = cfg.findService(service_);
   if (svc == nullptr) {
     *why = "service gone";
-    return false;
+    return Start::kLocalError;
   }
   SockAddr target = node.cfg.addressFor(*svc);
   UniqueFd fd(::socket(target.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
   if (!fd.valid()) {
     *why = std::string("socket: ") + strerror(errno);
-    return false;
+    return Start::kLocalError;
   }
   int one = 1;
   setsockopt(fd.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
@@ -142,18 +144,20 @@ bool Connection::startConnect(NodeRuntime& node, std::string* why) {
     src.setPort(0);
     if (::bind(fd.get(), src.sa(), src.len()) < 0) {
       *why = std::string("transparent bind to ") + src.hostString() + ": " + strerror(errno);
-      return false;
+      return Start::kLocalError;
     }
   }
   if (::connect(fd.get(), target.sa(), target.len()) < 0 && errno != EINPROGRESS) {
     *why = std::string("connect ") + target.toString() + ": " + strerror(errno);
-    return false;
+    bool local = errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM ||
+                 errno == EADDRNOTAVAIL;
+    return local ? Start::kLocalError : Start::kNodeFailed;
   }
   upstream_ = std::move(fd);
   ev_.reset(event_new(host_.base(), upstream_.get(), EV_WRITE, &Connection::onConnectEvent, this));
   timeval tv = toTimeval(cfg.director.connect_timeout);
   event_add(ev_.get(), &tv);
-  return true;
+  return Start::kStarted;
 }
 
 void Connection::onConnectEvent(evutil_socket_t fd, short what, void* arg) {
@@ -171,7 +175,7 @@ void Connection::connectDone(bool ok, const std::string& why) {
     upstream_.reset();
     NodeRuntime* failed = node_;
     node_ = nullptr;
-    host_.connectFailed(*this, *failed, why);
+    host_.connectFailed(*this, *failed, why, true);
     return decideAndConnect();
   }
   forwarder_ = host_.connected(*this, makeDone());

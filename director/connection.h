@@ -44,7 +44,9 @@ class ConnectionHost {
   virtual const conf::Config& config() = 0;
   // nullptr: no eligible node. `tried` holds the node ids already tried for this connection.
   virtual Decision decide(Connection& c, const std::vector<uint32_t>& tried) = 0;
-  virtual void connectFailed(Connection& c, NodeRuntime& node, const std::string& why) = 0;
+  // node_fault false: a local error (e.g. out of descriptors) that says nothing of the node.
+  virtual void connectFailed(Connection& c, NodeRuntime& node, const std::string& why,
+                             bool node_fault) = 0;
   // Connected: the host records stickiness and returns the forwarder for the pair.
   virtual std::unique_ptr<Forwarder> connected(Connection& c, Forwarder::Done done) = 0;
   // A fast-path forwarder asked for demotion: a user-space forwarder for the same pair.
@@ -85,7 +87,8 @@ class Connection {
   static void onConnectEvent(evutil_socket_t, short what, void* arg);
   void peekHello();
   void decideAndConnect();
-  bool startConnect(NodeRuntime& node, std::string* why);
+  enum class Start { kStarted, kNodeFailed, kLocalError };
+  Start startConnect(NodeRuntime& node, std::string* why);
   void connectDone(bool ok, const std::string& why);
   void forwardDone(ForwardEnd end, const ForwardStats& st, const HalfState& hs);
   void refuse(Refusal why);

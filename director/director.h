@@ -46,7 +46,8 @@ class Director final : public ConnectionHost {
   event_base* base() override { return base_; }
   const conf::Config& config() override { return *cfg_; }
   Decision decide(Connection& c, const std::vector<uint32_t>& tried) override;
-  void connectFailed(Connection& c, NodeRuntime& node, const std::string& why) override;
+  void connectFailed(Connection& c, NodeRuntime& node, const std::string& why,
+                     bool node_fault) override;
   std::unique_ptr<Forwarder> connected(Connection& c, Forwarder::Done done) override;
   std::unique_ptr<Forwarder> demoted(Connection& c, const HalfState& hs,
                                      Forwarder::Done done) override;
@@ -63,6 +64,8 @@ class Director final : public ConnectionHost {
   bool fastPathActive() const { return fast_path_ != nullptr; }
   const std::string& fastPathError() const { return fast_path_error_; }
   FastPath* fastPath() { return fast_path_.get(); }
+  // nullptr before start() and after shutdown().
+  const HealthMonitor* healthMonitor() const { return health_.get(); }
   // Node health, admin state or weights changed: rebuild scheduler snapshots (lazily).
   void nodesChanged() { snapshots_dirty_ = true; }
   // Saves the sticky table now (also done in batches and on shutdown).

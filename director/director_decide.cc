@@ -98,8 +98,14 @@ Decision Director::decide(Connection& c, const std::vector<uint32_t>& tried) {
   return d;
 }
 
-void Director::connectFailed(Connection& c, NodeRuntime& node, const std::string& why) {
+void Director::connectFailed(Connection& c, NodeRuntime& node, const std::string& why,
+                             bool node_fault) {
   nodes_.connectionEnded(node);
+  if (!node_fault) {
+    LOG_WARN("%s: %s: local error before reaching node %s: %s", c.service().c_str(),
+             c.peer().toString().c_str(), node.cfg.name.c_str(), why.c_str());
+    return;
+  }
   ++stats_.nodes[node.cfg.name].connect_failures;
   ++node.connect_failures;
   LOG_INFO("%s: %s: node %s failed: %s", c.service().c_str(), c.peer().toString().c_str(),

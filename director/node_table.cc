@@ -78,7 +78,9 @@ void NodeTable::collect() {
 bool NodeTable::healthy(const NodeRuntime& n, const conf::ServiceConfig& svc) const {
   auto it = n.checks.find(svc.name);
   if (it == n.checks.end()) return svc.check == conf::CheckKind::kNone;
-  return it->second.state.up();
+  // Before its first check a node counts as up (as HAProxy starts servers): a restarted
+  // director must not turn users away for an interval. Connect retries cover a dead one.
+  return !it->second.state.known() || it->second.state.up();
 }
 
 health::NodeStatus NodeTable::statusFor(const NodeRuntime& n, const conf::ServiceConfig* svc,
@@ -87,18 +89,17 @@ health::NodeStatus NodeTable::statusFor(const NodeRuntime& n, const conf::Servic
   health::StatusInput in{};
   if (svc != nullptr) {
     auto it = n.checks.find(svc->name);
-    in.health_known = svc->check == conf::CheckKind::kNone || it != n.checks.end();
+    in.health_known = true;
     in.health_up = healthy(n, *svc);
     if (it != n.checks.end()) {
-      in.health_known = it->second.state.known() || svc->check == conf::CheckKind::kNone;
       in.check_latency = std::chrono::duration_cast<conf::Duration>(it->second.latency);
     }
   } else {
     // Node-level status (greeters): up when any service's check is up.
     in.health_known = false;
     for (const auto& [name, c] : n.checks) {
-      in.health_known |= c.state.known();
-      in.health_up |= c.state.up();
+      in.health_known = true;
+      in.health_up |= !c.state.known() || c.state.up();
       in.check_latency = std::max(in.check_latency,
                                   std::chrono::duration_cast<conf::Duration>(c.latency));
     }

@@ -317,3 +317,60 @@ def test_ipv6_listener(director, servers):
         with connect(port, host=host) as s:
             s.settimeout(5)
             assert s.recv(100).startswith(b"SSH-")
+
+
+def test_idle_timeout(userspace_director, servers):
+    director = userspace_director
+    b = Backend("banner")
+    servers.append(b)
+    port = free_port()
+    director.write_config({"t": {"listen": f"127.0.0.1:{port}", "check": "none",
+                                 "sticky_key": "none"}},
+                          {"n1": {"address": b.addr}},
+                          director={"idle_timeout": "1s", "fast_path": "userspace"})
+    director.start()
+    with connect(port) as busy, connect(port) as idle:
+        for s in (busy, idle):
+            s.settimeout(10)
+            assert s.recv(100).startswith(b"SSH-")
+        for _ in range(15):  # 3 s of keystrokes on one, silence on the other
+            busy.sendall(b"k")
+            assert busy.recv(10) == b"k"
+            time.sleep(0.2)
+        try:
+            assert idle.recv(100) == b""
+        except ConnectionResetError:
+            pass
+        busy.sendall(b"still here")
+        assert busy.recv(100) == b"still here"
+
+
+def test_full_fd_table_recovers(tmp_path, servers):
+    """With a tiny descriptor limit, a flood fails some clients but never the director, and
+    service is back once the flood is gone."""
+    from conftest import Director
+    b = Backend("banner")
+    servers.append(b)
+    d = Director(tmp_path, "userspace")
+    port = free_port()
+    d.write_config({"t": {"listen": f"127.0.0.1:{port}", "check": "none",
+                          "sticky_key": "none"}}, {"n1": {"address": b.addr}})
+    d.start(cmd_prefix=["prlimit", "--nofile=48:48"])
+    try:
+        flood = []
+        for _ in range(80):
+            try:
+                flood.append(connect(port, timeout=2))
+            except OSError:
+                pass
+        time.sleep(0.5)
+        assert d.proc.poll() is None
+        for s in flood:
+            s.close()
+        time.sleep(0.5)
+        for _ in range(10):
+            with connect(port) as s:
+                s.settimeout(5)
+                assert s.recv(100).startswith(b"SSH-")
+    finally:
+        assert d.stop() == 0
