@@ -28,6 +28,8 @@ std::optional<SockAddr> SockAddr::fromSockaddr(const sockaddr* sa, socklen_t len
 }
 
 Result<SockAddr> SockAddr::parseHost(std::string_view text, uint16_t port) {
+  // inet_pton stops at a NUL, so "1.2.3.4\0junk" would otherwise pass as 1.2.3.4.
+  if (text.find('\0') != std::string_view::npos) return makeError("NUL byte in address");
   std::string host(text);
   SockAddr a;
   auto* v4 = reinterpret_cast<sockaddr_in*>(&a.ss_);
