@@ -25,12 +25,11 @@ std::string_view toString(Reason r) {
 }
 
 Connection::Connection(ConnectionHost& host, std::string service, UniqueFd client,
-                       const SockAddr& peer, const SockAddr& local, NodeRuntime* manual_node)
+                       const SockAddr& peer, NodeRuntime* manual_node)
     : host_(host),
       service_(std::move(service)),
       client_(std::move(client)),
       peer_(peer),
-      local_(local),
       manual_node_(manual_node) {}
 
 Connection::~Connection() = default;

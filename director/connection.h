@@ -6,6 +6,7 @@
 #include <event2/event.h>
 
 #include <chrono>
+#include <list>
 #include <memory>
 #include <string>
 #include <vector>
@@ -59,7 +60,7 @@ class ConnectionHost {
 class Connection {
  public:
   Connection(ConnectionHost& host, std::string service, UniqueFd client, const SockAddr& peer,
-             const SockAddr& local, NodeRuntime* manual_node);
+             NodeRuntime* manual_node);
   ~Connection();
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
@@ -81,6 +82,9 @@ class Connection {
   ForwardStats stats() const;
   // The sticky table counts this connection as live (opened once, closed once).
   bool sticky_open = false;
+  // The director's list position (O(1) removal without a side index).
+  std::list<std::unique_ptr<Connection>>::iterator position;
+  bool listed = false;
 
  private:
   static void onSniReadable(evutil_socket_t, short what, void* arg);
@@ -99,7 +103,6 @@ class Connection {
   UniqueFd client_;
   UniqueFd upstream_;
   SockAddr peer_;
-  SockAddr local_;
   NodeRuntime* manual_node_;
   sticky::Identity identity_;
   std::string sni_;

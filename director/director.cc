@@ -41,7 +41,6 @@ Director::~Director() {
   // Connections hold forwarders that use the fast path and the loop: free them first.
   dead_.clear();
   conns_.clear();
-  conn_pos_.clear();
 }
 
 Status Director::start(conf::ConfigPtr cfg) {
@@ -130,8 +129,8 @@ void Director::apply(conf::ConfigPtr cfg,
     services_[svc.name];
     for (const auto& a : svc.listen) {
       listeners_.at(a.toString())->setCallback(
-          [this, name = svc.name](UniqueFd fd, const SockAddr& peer, const SockAddr& local) {
-            accept(name, nullptr, std::move(fd), peer, local);
+          [this, name = svc.name](UniqueFd fd, const SockAddr& peer, const SockAddr&) {
+            accept(name, nullptr, std::move(fd), peer);
           });
     }
   }
@@ -139,10 +138,10 @@ void Director::apply(conf::ConfigPtr cfg,
     if (!n.manual_listen) continue;
     listeners_.at(n.manual_listen->toString())
         ->setCallback([this, node = n.name](UniqueFd fd, const SockAddr& peer,
-                                            const SockAddr& local) {
+                                            const SockAddr&) {
           NodeRuntime* rt = nodes_.find(node);
           // A manual listener serves the node's first service (its port, check and stats).
-          accept(cfg_->services.front().name, rt, std::move(fd), peer, local);
+          accept(cfg_->services.front().name, rt, std::move(fd), peer);
         });
   }
   if (scratch_.size() < cfg->director.buffer_size) scratch_.resize(cfg->director.buffer_size);
@@ -188,7 +187,7 @@ Status Director::reload() {
 }
 
 void Director::accept(const std::string& service, NodeRuntime* manual, UniqueFd fd,
-                      const SockAddr& peer, const SockAddr& local) {
+                      const SockAddr& peer) {
   ServiceStats& ss = stats_.services[service];
   ++ss.accepted;
   if (stopping_) return;
@@ -200,22 +199,22 @@ void Director::accept(const std::string& service, NodeRuntime* manual, UniqueFd 
   }
   ++stats_.active;
   ++ss.active;
-  auto conn = std::make_unique<Connection>(*this, service, std::move(fd), peer, local, manual);
+  auto conn = std::make_unique<Connection>(*this, service, std::move(fd), peer, manual);
   Connection* c = conn.get();
   conns_.push_back(std::move(conn));
-  conn_pos_[c] = std::prev(conns_.end());
+  c->position = std::prev(conns_.end());
+  c->listed = true;
   c->start();
 }
 
 void Director::release(Connection& c) {
-  auto it = conn_pos_.find(&c);
-  if (it == conn_pos_.end()) return;
+  if (!c.listed) return;
+  c.listed = false;
   --stats_.active;
   ServiceStats& ss = stats_.services[c.service()];
   if (ss.active > 0) --ss.active;
-  dead_.push_back(std::move(*it->second));
-  conns_.erase(it->second);
-  conn_pos_.erase(it);
+  dead_.push_back(std::move(*c.position));
+  conns_.erase(c.position);
   event_active(reaper_.get(), 0, 0);
 }
 

@@ -82,7 +82,7 @@ class Director final : public ConnectionHost {
                        std::map<std::string, std::unique_ptr<Listener>>* out);
   void apply(conf::ConfigPtr cfg, std::map<std::string, std::unique_ptr<Listener>> listeners);
   void accept(const std::string& service, NodeRuntime* manual, UniqueFd fd,
-              const SockAddr& peer, const SockAddr& local);
+              const SockAddr& peer);
   void rebuildSnapshots();
   Decision pickReturning(Connection& c, const std::vector<uint32_t>& tried);
   NodeRuntime* schedule(Connection& c, const std::vector<uint32_t>& tried);
@@ -101,7 +101,6 @@ class Director final : public ConnectionHost {
   std::map<std::string, std::unique_ptr<Listener>> listeners_;
   bool snapshots_dirty_ = true;
   std::list<std::unique_ptr<Connection>> conns_;
-  std::map<const Connection*, std::list<std::unique_ptr<Connection>>::iterator> conn_pos_;
   std::vector<std::unique_ptr<Connection>> dead_;
   EventPtr reaper_;      // frees finished connections outside their callbacks
   EventPtr save_timer_;  // batched sticky-state writes
