@@ -1,0 +1,92 @@
+// makeScheduler, the identity hash and the node sanitising shared by every algorithm.
+#include "director/scheduler/scheduler.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "director/scheduler/sched_util.h"
+
+namespace tsd::sched {
+namespace detail {
+namespace {
+
+constexpr double kMinWeight = 1e-6;
+
+uint64_t load64le(const char* p, size_t n) {
+  uint64_t v = 0;
+  for (size_t i = 0; i < n; ++i)
+    v |= static_cast<uint64_t>(static_cast<unsigned char>(p[i])) << (8 * i);
+  return v;
+}
+
+uint64_t rotl(uint64_t x, int r) { return (x << r) | (x >> (64 - r)); }
+
+}  // namespace
+
+uint64_t hashBytes(std::string_view s, uint64_t seed) {
+  constexpr uint64_t kM1 = 0x9fb21c651e98df25ULL;
+  constexpr uint64_t kM2 = 0xc2b2ae3d27d4eb4fULL;
+  uint64_t h = mix64(seed ^ (s.size() * kM1));
+  size_t i = 0;
+  for (; i + 8 <= s.size(); i += 8) {
+    h ^= mix64(load64le(s.data() + i, 8) + kM2);
+    h = rotl(h, 29) * kM1;
+  }
+  // The tail is tagged with its length so "a" and "a\0" differ.
+  uint64_t tail =
+      load64le(s.data() + i, s.size() - i) | (static_cast<uint64_t>(s.size() - i) << 56);
+  h ^= mix64(tail ^ kM2);
+  return mix64(h);
+}
+
+Node toNode(const SchedNode& n) {
+  double w = n.weight > kMinWeight ? n.weight : kMinWeight;  // also maps NaN to the minimum
+  double load = n.load >= 0 && std::isfinite(n.load) ? n.load : -1;
+  return Node{n.id, w, 1.0 / w, load, n.max_sessions, n.degraded};
+}
+
+std::vector<Node> compactNodes(const NodeSnapshot& s) {
+  std::vector<Node> out;
+  out.reserve(s.nodes.size());
+  for (const SchedNode& n : s.nodes) out.push_back(toNode(n));
+  std::sort(out.begin(), out.end(), [](const Node& a, const Node& b) { return a.id < b.id; });
+  return out;
+}
+
+std::vector<Node> tierNodes(const NodeSnapshot& s, bool degraded) {
+  std::vector<Node> all = compactNodes(s);
+  std::erase_if(all, [degraded](const Node& n) { return n.degraded != degraded; });
+  return all;
+}
+
+}  // namespace detail
+
+std::unique_ptr<Scheduler> makeScheduler(conf::Algorithm a,
+                                         std::shared_ptr<const NodeSnapshot> snapshot,
+                                         uint64_t seed) {
+  static const NodeSnapshot kEmpty;
+  const NodeSnapshot& s = snapshot ? *snapshot : kEmpty;
+  switch (a) {
+    case conf::Algorithm::kRandom:
+      return detail::makeRandom(s, seed);
+    case conf::Algorithm::kRoundRobin:
+      return detail::makeRoundRobin(s);
+    case conf::Algorithm::kWeightedRoundRobin:
+      return detail::makeSmoothWrr(s);
+    case conf::Algorithm::kLeastConn:
+      return detail::makeLeastConn(s);
+    case conf::Algorithm::kWeightedLeastConn:
+      return detail::makeWeightedLeastConn(s);
+    case conf::Algorithm::kLeastLoad:
+      return detail::makeLeastLoad(s);
+    case conf::Algorithm::kHash:
+      return detail::makeConsistentHash(s);
+    case conf::Algorithm::kP2c:
+      return detail::makeP2c(s, seed);
+  }
+  return detail::makeWeightedLeastConn(s);  // unreachable for valid enum values
+}
+
+uint64_t hashKey(std::string_view identity) { return detail::hashBytes(identity, 0); }
+
+}  // namespace tsd::sched

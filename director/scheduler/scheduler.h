@@ -1,0 +1,52 @@
+// Schedulers: pick a node for a new session from an immutable snapshot of eligible nodes.
+// Pure code (no clock, no sockets, no global random); one Scheduler is built per snapshot.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string_view>
+#include <vector>
+
+#include "conf/config.h"
+
+namespace tsd::sched {
+
+struct SchedNode {
+  uint32_t id;                // stable node id (index in the director's node table), < 1<<20
+  std::string_view name;      // hashed by kHash; only read while the scheduler is being built
+  double weight;              // effective weight, > 0
+  double load = -1;           // agent load per CPU; < 0 = unknown
+  uint32_t max_sessions = 0;  // 0 = unlimited
+  bool degraded = false;  // Busy/Swapped/Slow: only chosen when no non-degraded node is possible
+};
+
+// Nodes that may take NEW sessions, any order.
+struct NodeSnapshot {
+  std::vector<SchedNode> nodes;
+};
+
+struct PickRequest {
+  uint64_t key_hash = 0;              // hash of the client identity (used by kHash)
+  std::span<const uint32_t> active;   // live sessions per node id (index = id; missing = 0)
+  std::span<const uint32_t> exclude;  // node ids already tried for this connection
+};
+
+// Not thread-safe: pick() advances internal state (cursor, PRNG). One per event loop.
+class Scheduler {
+ public:
+  virtual ~Scheduler() = default;
+  // A node id, or nullopt when no node is possible (all excluded, full or absent).
+  virtual std::optional<uint32_t> pick(const PickRequest&) = 0;
+};
+
+// `seed` drives random and p2c only; hash never uses it, so every director (an HA pair, an ECMP
+// group) maps the same identity to the same node.
+std::unique_ptr<Scheduler> makeScheduler(conf::Algorithm, std::shared_ptr<const NodeSnapshot>,
+                                         uint64_t seed);
+
+// Stable 64-bit hash of a client identity for kHash: the same on every build and platform.
+uint64_t hashKey(std::string_view identity);
+
+}  // namespace tsd::sched
