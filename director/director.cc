@@ -244,6 +244,7 @@ ForwardStats Director::liveBytes() const {
 void Director::saveSticky() {
   if (!cfg_) return;
   auto now = sticky::StickyTable::Clock::now();
+  sticky_.expire(now);
   std::string data = sticky::serialize(sticky_, now);
   Status s = sticky::saveAtomically(statePath(*cfg_), data);
   if (!s.ok()) {
@@ -261,14 +262,12 @@ void Director::loadSticky() {
     }
     return;
   }
-  auto n = sticky::restore(sticky_, *data, sticky::StickyTable::Clock::now());
+  // Entries for nodes that are no longer configured are dropped.
+  auto n = sticky::restore(sticky_, *data, sticky::StickyTable::Clock::now(),
+                           [this](std::string_view node) { return cfg_->findNode(node) != nullptr; });
   if (!n.ok()) {
     LOG_WARN("sticky state %s ignored: %s", statePath(*cfg_).c_str(), n.error().c_str());
     return;
-  }
-  // Entries for nodes that are no longer configured are dropped.
-  for (const auto& e : sticky_.entries(sticky::StickyTable::Clock::now())) {
-    if (cfg_->findNode(e.node) == nullptr) sticky_.erase(e.identity);
   }
   LOG_INFO("sticky state: %zu entries restored from %s", sticky_.size(),
            statePath(*cfg_).c_str());

@@ -66,8 +66,13 @@ class Director final : public ConnectionHost {
   FastPath* fastPath() { return fast_path_.get(); }
   // nullptr before start() and after shutdown().
   const HealthMonitor* healthMonitor() const { return health_.get(); }
-  // Node health, admin state or weights changed: rebuild scheduler snapshots (lazily).
-  void nodesChanged() { snapshots_dirty_ = true; }
+  // Node health, admin state or config changed: rebuild scheduler snapshots before the next
+  // decision. Agent figures (urgent = false) move weights only gradually, so those rebuilds
+  // are rate-limited: a hash table over 1,000 nodes costs milliseconds to build.
+  void nodesChanged(bool urgent = true) {
+    if (urgent) snapshots_dirty_ = true;
+    figures_dirty_ = true;
+  }
   // Saves the sticky table now (also done in batches and on shutdown).
   void saveSticky();
   ForwardStats liveBytes() const;
@@ -100,6 +105,8 @@ class Director final : public ConnectionHost {
   // Listening sockets by "service|addr" or "manual|node|addr", so a reload keeps open ones.
   std::map<std::string, std::unique_ptr<Listener>> listeners_;
   bool snapshots_dirty_ = true;
+  bool figures_dirty_ = false;
+  SteadyClock::time_point last_rebuild_{};
   std::list<std::unique_ptr<Connection>> conns_;
   std::vector<std::unique_ptr<Connection>> dead_;
   EventPtr reaper_;      // frees finished connections outside their callbacks

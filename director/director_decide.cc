@@ -26,6 +26,8 @@ void Director::rebuildSnapshots() {
     n->status = nodes_.statusFor(*n, nullptr, *cfg_, now);
   }
   snapshots_dirty_ = false;
+  figures_dirty_ = false;
+  last_rebuild_ = now;
 }
 
 bool Director::usableForReturning(const NodeRuntime& n, const conf::ServiceConfig& svc,
@@ -55,7 +57,11 @@ Decision Director::pickReturning(Connection& c, const std::vector<uint32_t>& tri
 }
 
 NodeRuntime* Director::schedule(Connection& c, const std::vector<uint32_t>& tried) {
-  if (snapshots_dirty_) rebuildSnapshots();
+  constexpr auto kFigureRebuildEvery = std::chrono::seconds(1);
+  if (snapshots_dirty_ ||
+      (figures_dirty_ && SteadyClock::now() - last_rebuild_ >= kFigureRebuildEvery)) {
+    rebuildSnapshots();
+  }
   auto it = services_.find(c.service());
   if (it == services_.end() || !it->second.scheduler) return nullptr;
   sched::PickRequest req;

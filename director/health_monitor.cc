@@ -147,7 +147,7 @@ void HealthMonitor::onPoll(Task& t, Result<health::AgentReport> r,
       refs.push_back({s.user, s.client_address, s.suspended, s.since_unix});
     }
     director_.sessionIndex().update(n->cfg.name, refs);
-    director_.nodesChanged();  // figures move weights and statuses
+    director_.nodesChanged(false);  // figures move weights and statuses
   } else {
     bool rejected = AgentPoller::isRejection(r.error());
     ++(rejected ? counters_.polls_rejected : counters_.polls_failed);
