@@ -301,7 +301,8 @@ TEST(Examples, DemoLoads) {
   for (int i = 0; i < 3; ++i) {
     const NodeConfig* n = c.findNode("demo" + std::to_string(i + 1));
     ASSERT_NE(n, nullptr);
-    EXPECT_EQ(n->addressFor(*ssh).toString(), "127.0.0.1:" + std::to_string(2201 + i));
+    // scripts/lab.sh puts node N on 127.0.0.(10+N):2200.
+    EXPECT_EQ(n->addressFor(*ssh).toString(), "127.0.0." + std::to_string(11 + i) + ":2200");
   }
   EXPECT_EQ(c.metrics.listen->toString(), "127.0.0.1:9108");
   EXPECT_EQ(c.admin.socket, "/run/tsdirector/demo-admin.sock");
