@@ -58,6 +58,16 @@ int takeSoError(int fd) {
   return err;
 }
 
+// A socket the peer reset is in TCP_CLOSE; one that got a FIN is in CLOSE_WAIT (or later).
+// Sockets in a sockmap do not always report the reset through SO_ERROR, so look at the state.
+bool wasReset(int fd) {
+  tcp_info ti{};
+  socklen_t len = sizeof ti;
+  if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) != 0) return true;
+  constexpr uint8_t kTcpClose = 7;  // TCP_CLOSE (include/net/tcp_states.h)
+  return ti.tcpi_state == kTcpClose;
+}
+
 void lingerZero(int fd) {
   linger l{1, 0};
   setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof l);
@@ -232,7 +242,7 @@ void KernelForwarder::abort() {
 void KernelForwarder::onSocketEvent(int side, uint32_t events) {
   if (phase_ == Phase::kDone) return;
   Side& s = sides_[side];
-  if (takeSoError(s.fd) != 0 || (events & EPOLLERR) != 0) return resetBoth();
+  if (takeSoError(s.fd) != 0 || (events & EPOLLERR) != 0 || wasReset(s.fd)) return resetBoth();
   if ((events & (EPOLLRDHUP | EPOLLHUP)) == 0 || s.rdhup) return;
   s.rdhup = true;
   monitor_->watchEdge(monitor_id_, side, s.fd);
