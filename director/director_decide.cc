@@ -167,7 +167,7 @@ void Director::refused(Connection& c, Refusal why) {
     case Refusal::kBadHello: ++ss.bad_hello; break;
     case Refusal::kHelloTimeout: ++ss.hello_timeout; break;
   }
-  LOG_INFO("%s: %s closed without a node (%s)", c.service().c_str(), c.peer().toString().c_str(),
+  LOG_DEBUG("%s: %s closed without a node (%s)", c.service().c_str(), c.peer().toString().c_str(),
            why == Refusal::kNoNode ? "no eligible node" : "refused");
   release(c);
 }

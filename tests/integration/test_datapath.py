@@ -303,6 +303,9 @@ def test_many_short_connections_no_leak(director, servers):
     time.sleep(1.0)
     after = fd_count(director.proc.pid)
     assert after <= before + 2, (before, after)
+    if director.fast_path == "ebpf":
+        from tsdlib import bpf_map_entries
+        assert bpf_map_entries(director.proc.pid) == 0
 
 
 def test_ipv6_listener(director, servers):

@@ -165,3 +165,24 @@ def connect(port, host="127.0.0.1", timeout=10):
 
 def fd_count(pid):
     return len(os.listdir(f"/proc/{pid}/fd"))
+
+
+def bpf_map_entries(pid):
+    """Entries in the hash and sockhash maps a process holds (its fast-path socket maps)."""
+    import re
+    import subprocess
+    total = 0
+    for fd in os.listdir(f"/proc/{pid}/fdinfo"):
+        try:
+            info = open(f"/proc/{pid}/fdinfo/{fd}").read()
+        except OSError:
+            continue
+        mid = re.search(r"map_id:\s*(\d+)", info)
+        mtype = re.search(r"map_type:\s*(\d+)", info)
+        if not mid or mtype.group(1) not in ("1", "18"):  # BPF_MAP_TYPE_HASH, SOCKHASH
+            continue
+        out = subprocess.run(["bpftool", "map", "dump", "id", mid.group(1)],
+                             capture_output=True, text=True).stdout
+        found = re.search(r"Found (\d+) element", out)
+        total += int(found.group(1)) if found else out.count("key:")
+    return total

@@ -1,0 +1,95 @@
+"""The eBPF fast path as an operator sees it: `auto` falls back to user space (with a warning
+and a metric) where BPF is not permitted, `ebpf` refuses to start there, a bulk transfer is
+demoted to user space while keystrokes stay in the kernel."""
+import os
+import socket
+import threading
+import time
+
+import pytest
+
+from conftest import Director, bpf_possible
+from tsdlib import Backend, connect, free_port, recv_all_and_hash, send_all_and_hash
+
+# Root without the capabilities BPF needs (CAP_SYS_ADMIN would grant them too).
+NO_BPF = ["setpriv", "--bounding-set=-bpf,-net_admin,-sys_admin,-perfmon",
+          "--inh-caps=-bpf,-net_admin,-sys_admin,-perfmon"]
+
+pytestmark = pytest.mark.skipif(not bpf_possible(), reason="needs root and a TSD_BPF build")
+
+
+def config(d, backend, port, fast_path):
+    d.fast_path = fast_path
+    d.write_config({"t": {"listen": f"127.0.0.1:{port}", "check": "none",
+                          "sticky_key": "none"}}, {"n1": {"address": backend.addr}},
+                   director={"demote_bytes": "1M"})
+
+
+def test_auto_falls_back_without_capabilities(tmp_path, servers):
+    b = Backend("banner")
+    servers.append(b)
+    d = Director(tmp_path, "auto")
+    port = free_port()
+    config(d, b, port, "auto")
+    d.start(cmd_prefix=NO_BPF)
+    try:
+        with connect(port) as s:
+            s.settimeout(5)
+            assert s.recv(100).startswith(b"SSH-")
+        assert d.metric("tsdirector_fast_path_enabled") == 0
+        assert d.metric("tsdirector_fast_path_fallback") == 1
+        assert d.metric("tsdirector_data_path_connections_total", path="userspace") >= 1
+    finally:
+        assert d.stop() == 0
+
+
+def test_ebpf_refuses_to_start_without_capabilities(tmp_path):
+    d = Director(tmp_path, "ebpf")
+    port = free_port()
+    config(d, Backend("banner"), port, "ebpf")
+    import subprocess
+    from conftest import BIN
+    out = subprocess.run(NO_BPF + [str(BIN / "tsdirector"), "-c", str(d.cfg_path)],
+                         capture_output=True, timeout=30)
+    assert out.returncode != 0
+    assert b"CAP_BPF" in out.stderr
+
+
+def test_keystrokes_stay_in_kernel_bulk_is_demoted(tmp_path, servers):
+    """One interactive connection and one bulk transfer to an echo node: the bulk one, read
+    slowly, is demoted once with no byte lost; the interactive one stays on the fast path."""
+    size = 64 << 20
+    echo = Backend("echo")
+    servers.append(echo)
+    d = Director(tmp_path, "ebpf")
+    port = free_port()
+    config(d, echo, port, "ebpf")
+    d.start()
+    try:
+        inter = connect(port)
+        inter.settimeout(10)
+        inter.sendall(b"k")
+        assert inter.recv(10) == b"k"
+        s = connect(port, timeout=60)
+        got = {}
+
+        def slow_reader():
+            time.sleep(0.5)  # the echo piles up in the director's queues meanwhile
+            got["r"] = recv_all_and_hash(s)
+        t = threading.Thread(target=slow_reader)
+        t.start()
+        sent = send_all_and_hash(s, size, seed=1)
+        s.shutdown(socket.SHUT_WR)
+        for i in range(50):
+            inter.sendall(b"k%d" % i)
+            assert inter.recv(10) == b"k%d" % i
+        t.join(120)
+        assert got["r"] == (size, sent)
+        inter.close()
+        s.close()
+        time.sleep(0.3)
+        assert d.metric("tsdirector_fast_path_enabled") == 1
+        assert d.metric("tsdirector_data_path_connections_total", path="ebpf") == 2
+        assert d.metric("tsdirector_data_path_connections_total", path="demoted") == 1
+    finally:
+        assert d.stop() == 0
