@@ -1,0 +1,84 @@
+// The director <-> tsdirector-agent wire protocol (version 1): a one-line request carrying a
+// fresh nonce, a line-based reply authenticated with HMAC-SHA256 over nonce || body.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "conf/result.h"
+#include "healthcheck/agent_auth.h"
+
+namespace tsd::health {
+
+inline constexpr std::string_view kAgentMagic = "TSDAGENT/1";
+inline constexpr size_t kMaxRequestBytes = 256;               // one request line, '\n' included
+inline constexpr size_t kMaxReplyBytes = size_t{256} * 1024;  // whole reply, mac line included
+inline constexpr size_t kMaxSessions = 1024;                  // session lines in one reply
+inline constexpr size_t kNonceHexChars = 32;                  // 16 random bytes
+inline constexpr size_t kMacHexChars = 64;                    // HMAC-SHA256
+inline constexpr size_t kMaxNameChars = 64;                   // node, user, director id
+// Figures above these are absurd (a corrupt or hostile agent), not a busy node.
+inline constexpr double kMaxLoadPerCpu = 1e4;
+inline constexpr double kMaxSwapInPerS = 1e9;
+inline constexpr uint64_t kMaxMemAvailableKib = uint64_t{1} << 40;  // 1 PiB
+inline constexpr uint32_t kMaxSessionCount = 1000000;
+inline constexpr int64_t kMaxSinceUnix = int64_t{1} << 36;  // year ~4147
+
+enum class SessionKind { kSsh, kX2go, kNx, kTmux };
+std::string_view toString(SessionKind k);
+std::optional<SessionKind> parseSessionKind(std::string_view s);
+
+struct AgentSession {
+  std::string user;
+  SessionKind kind = SessionKind::kSsh;
+  bool suspended = false;
+  std::string client_address;  // IP literal, or "-" when unknown
+  int64_t since_unix = 0;      // 0: unknown
+  bool operator==(const AgentSession&) const = default;
+};
+
+struct AgentReport {
+  std::string node;
+  double load_per_cpu = 0;
+  uint64_t mem_available_kib = 0;
+  double swap_in_per_s = 0;
+  // Totals per state; the session list may be shorter (capped at kMaxSessions) but not longer.
+  uint32_t sessions_running = 0;
+  uint32_t sessions_suspended = 0;
+  std::vector<AgentSession> sessions;
+  bool operator==(const AgentReport&) const = default;
+};
+
+struct AgentRequest {
+  std::string nonce;        // kNonceHexChars lowercase hex digits
+  std::string director_id;  // for the agent's log only; not authenticated
+};
+
+// "TSDAGENT/1 NONCE DIRECTOR_ID\n". director_id is sanitised to a token.
+std::string encodeRequest(std::string_view nonce, std::string_view director_id);
+// Accepts one line with or without its '\n'.
+Result<AgentRequest> parseRequest(std::string_view line);
+
+// The body lines (header, figures, sessions) without the mac line. Sessions past kMaxSessions
+// are left out; the totals still count them.
+std::string encodeBody(const AgentReport& report, std::string_view nonce);
+// body + "mac HEX\n" where HEX = HMAC-SHA256(key, nonce || body).
+std::string signBody(std::string_view key, std::string_view nonce, std::string_view body);
+std::string encodeReply(std::string_view key, std::string_view nonce, const AgentReport& report);
+
+// Checks size, framing and the MAC (constant time) first, then parses the body strictly.
+// A reply made for another nonce (a replay) or with another key is rejected.
+Result<AgentReport> verifyAndParseReply(std::string_view key, std::string_view nonce,
+                                        std::string_view reply);
+// The body parser alone (after the MAC was checked); exposed for the fuzz target and tests.
+Result<AgentReport> parseReplyBody(std::string_view body, std::string_view nonce);
+
+// Checks one session field set as it appears on a wire line / in the external command output.
+bool validName(std::string_view s);
+bool validClientAddress(std::string_view s);  // an IPv4/IPv6 literal or "-"
+
+}  // namespace tsd::health
