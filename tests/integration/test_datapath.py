@@ -175,7 +175,8 @@ def rst_close(sock):
     sock.close()
 
 
-def test_client_reset_reaches_node(director, servers):
+def connected_pair(director):
+    """A client connection through the director and the node's end of it."""
     srv_port = free_port()
     lst = socket.create_server(("127.0.0.1", srv_port))
     port = free_port()
@@ -186,38 +187,31 @@ def test_client_reset_reaches_node(director, servers):
     s = connect(port)
     s.sendall(b"hello")
     c, _ = lst.accept()
+    lst.close()
     c.settimeout(10)
+    s.settimeout(10)
     assert c.recv(5) == b"hello"
+    return s, c
+
+
+def test_client_reset_reaches_node(director):
+    s, c = connected_pair(director)
     rst_close(s)
     with pytest.raises(ConnectionResetError):
         while True:
             c.sendall(b"x" * 65536)  # the director must abort the node side
             time.sleep(0.01)
     c.close()
-    lst.close()
 
 
-def test_node_reset_reaches_client(director, servers):
-    srv_port = free_port()
-    lst = socket.create_server(("127.0.0.1", srv_port))
-    port = free_port()
-    director.write_config({"t": {"listen": f"127.0.0.1:{port}", "check": "none",
-                                 "sticky_key": "none"}},
-                          {"n1": {"address": f"127.0.0.1:{srv_port}"}})
-    director.start()
-    s = connect(port)
-    s.sendall(b"hello")
-    c, _ = lst.accept()
-    c.settimeout(10)
-    assert c.recv(5) == b"hello"
+def test_node_reset_reaches_client(director):
+    s, c = connected_pair(director)
     rst_close(c)
-    s.settimeout(10)
     with pytest.raises(ConnectionResetError):
         while True:
             if not s.recv(100):
                 pytest.fail("client saw a FIN, not a reset")
     s.close()
-    lst.close()
 
 
 def test_dead_node_skipped_on_connect(director, servers):
