@@ -12,6 +12,13 @@
 #include "director/event_util.h"
 
 namespace tsd::director {
+class AdminCommands;
+class AdminServer;
+class HttpServer;
+class MetricsCollector;
+}  // namespace tsd::director
+
+namespace tsd::director {
 
 class Daemon {
  public:
@@ -23,10 +30,18 @@ class Daemon {
   Director& director() { return *director_; }
 
  private:
+  Status startMetrics(const conf::Config& cfg);
+  Status startAdmin(const conf::Config& cfg);
+  void reconfigureServers(const conf::Config& cfg);
+
   event_base* base_;
   std::string config_path_;
   std::unique_ptr<Director> director_;
   EventPtr sighup_, sigterm_, sigint_;
+  std::unique_ptr<MetricsCollector> metrics_;
+  std::unique_ptr<HttpServer> http_;
+  std::unique_ptr<AdminCommands> admin_commands_;
+  std::unique_ptr<AdminServer> admin_;
 };
 
 }  // namespace tsd::director
