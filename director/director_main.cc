@@ -3,7 +3,10 @@
 #include <grp.h>
 #include <pwd.h>
 #include <signal.h>
+#include <linux/capability.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -18,6 +21,8 @@
 #include "director/daemon.h"
 
 namespace {
+
+constexpr int kCapBpf = 39;  // CAP_BPF; older uapi headers do not name it
 
 void usage(FILE* out) {
   fprintf(out,
@@ -37,18 +42,39 @@ void raiseFdLimit() {
   }
 }
 
-// Drops to `user` after the sockets are bound, keeping the capabilities the fast path and
-// transparent mode need are not possible without ambient caps: the unit file grants those.
-tsd::Status dropPrivileges(const std::string& user) {
+// Drops to `user` after the sockets are bound and the fast path is loaded. The capabilities
+// the running director still needs are kept: CAP_NET_ADMIN (IP_TRANSPARENT on every node
+// connection), CAP_NET_BIND_SERVICE (listeners opened by a reload) and CAP_BPF. The state
+// directory is handed to the user so the sticky table can still be saved.
+tsd::Status dropPrivileges(const std::string& user, const std::string& state_dir) {
   if (user.empty() || geteuid() != 0) return {};
   passwd* pw = getpwnam(user.c_str());
-  if (pw == nullptr) return tsd::makeError("user '" + user + "' not found");
+  if (pw == nullptr) return tsd::makeError("[director] user '" + user + "' not found");
+  mkdir(state_dir.c_str(), 0750);
+  if (chown(state_dir.c_str(), pw->pw_uid, pw->pw_gid) < 0) {
+    LOG_WARN("chown %s to %s: %s", state_dir.c_str(), user.c_str(), strerror(errno));
+  }
+  prctl(PR_SET_KEEPCAPS, 1);
   if (initgroups(pw->pw_name, pw->pw_gid) < 0 || setgid(pw->pw_gid) < 0 ||
       setuid(pw->pw_uid) < 0) {
     return tsd::makeError("dropping privileges to " + user + ": " + strerror(errno));
   }
+  __user_cap_header_struct hdr{_LINUX_CAPABILITY_VERSION_3, 0};
+  __user_cap_data_struct data[2]{};
+  auto keep = [&](int cap) {
+    data[cap / 32].permitted |= 1u << (cap % 32);
+    data[cap / 32].effective |= 1u << (cap % 32);
+  };
+  keep(CAP_NET_ADMIN);
+  keep(CAP_NET_BIND_SERVICE);
+  keep(kCapBpf);
+  if (syscall(SYS_capset, &hdr, data) < 0) {
+    return tsd::makeError(std::string("keeping capabilities after setuid: ") + strerror(errno));
+  }
+  prctl(PR_SET_KEEPCAPS, 0);
   prctl(PR_SET_DUMPABLE, 0);
-  LOG_INFO("running as user %s (uid %d)", user.c_str(), static_cast<int>(pw->pw_uid));
+  LOG_INFO("running as user %s (uid %d), keeping CAP_NET_ADMIN, CAP_NET_BIND_SERVICE, CAP_BPF",
+           user.c_str(), static_cast<int>(pw->pw_uid));
   return {};
 }
 
@@ -110,7 +136,7 @@ int main(int argc, char** argv) {
     LOG_ERROR("cannot start: %s", s.error().c_str());
     return 1;
   }
-  if (tsd::Status s = dropPrivileges((*cfg)->director.user); !s.ok()) {
+  if (tsd::Status s = dropPrivileges((*cfg)->director.user, (*cfg)->director.state_dir); !s.ok()) {
     LOG_ERROR("%s", s.error().c_str());
     return 1;
   }
