@@ -15,8 +15,8 @@
 #include "director/connection.h"
 #include "director/listener.h"
 #include "director/node_table.h"
-#include "director/stats.h"
 #include "director/scheduler/scheduler.h"
+#include "director/stats.h"
 #include "sticky/session_index.h"
 #include "sticky/sticky_table.h"
 
@@ -79,15 +79,15 @@ class Director final : public ConnectionHost {
 
  private:
   struct ServiceRuntime {
-    std::vector<std::unique_ptr<Listener>> listeners;
+    std::shared_ptr<const sched::NodeSnapshot> snapshot;
     std::unique_ptr<sched::Scheduler> scheduler;
+    conf::Algorithm algorithm = conf::Algorithm::kRoundRobin;
   };
 
   Status openListeners(const conf::Config& cfg,
                        std::map<std::string, std::unique_ptr<Listener>>* out);
   void apply(conf::ConfigPtr cfg, std::map<std::string, std::unique_ptr<Listener>> listeners);
-  void accept(const std::string& service, NodeRuntime* manual, UniqueFd fd,
-              const SockAddr& peer);
+  void accept(const std::string& service, NodeRuntime* manual, UniqueFd fd, const SockAddr& peer);
   void rebuildSnapshots();
   Decision pickReturning(Connection& c, const std::vector<uint32_t>& tried);
   NodeRuntime* schedule(Connection& c, const std::vector<uint32_t>& tried);

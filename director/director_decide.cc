@@ -20,7 +20,15 @@ void Director::rebuildSnapshots() {
   auto now = SteadyClock::now();
   for (const auto& svc : cfg_->services) {
     auto snap = nodes_.snapshot(svc, *cfg_, now);
-    services_[svc.name].scheduler = sched::makeScheduler(cfg_->algorithmFor(svc), snap, ++seed_);
+    ServiceRuntime& rt = services_[svc.name];
+    conf::Algorithm alg = cfg_->algorithmFor(svc);
+    // Keep the scheduler (and its rotation) unless the change matters to its algorithm.
+    if (rt.scheduler && rt.algorithm == alg && !sched::needsRebuild(alg, *rt.snapshot, *snap)) {
+      continue;
+    }
+    rt.snapshot = snap;
+    rt.algorithm = alg;
+    rt.scheduler = sched::makeScheduler(alg, snap, ++seed_);
   }
   for (auto& n : nodes_.all()) {
     n->status = nodes_.statusFor(*n, nullptr, *cfg_, now);
@@ -89,8 +97,8 @@ Decision Director::decide(Connection& c, const std::vector<uint32_t>& tried) {
   }
   if (d.node == nullptr && svc->sticky_key != conf::StickyKey::kNone) d = pickReturning(c, tried);
   if (d.node == nullptr) {
-    bool home_failed = !tried.empty() && (c.reason() == Reason::kSession ||
-                                          c.reason() == Reason::kSticky);
+    bool home_failed =
+        !tried.empty() && (c.reason() == Reason::kSession || c.reason() == Reason::kSticky);
     d = {schedule(c, tried), home_failed ? Reason::kFallback : Reason::kScheduler};
   }
   if (d.node == nullptr) return d;
@@ -150,7 +158,8 @@ std::unique_ptr<Forwarder> Director::demoted(Connection& c, const HalfState& hs,
                                              Forwarder::Done done) {
   if (c.demotedOnce()) ++stats_.demoted_connections;
   UserspaceForwarder::Options o;
-  o.buffer_size = static_cast<uint32_t>(std::min<size_t>(cfg_->director.buffer_size, scratch_.size()));
+  o.buffer_size =
+      static_cast<uint32_t>(std::min<size_t>(cfg_->director.buffer_size, scratch_.size()));
   o.idle_timeout = cfg_->director.idle_timeout;
   o.scratch = &scratch_;
   return std::make_unique<UserspaceForwarder>(base_, c.clientFd(), c.nodeFd(), o, hs,
@@ -161,14 +170,24 @@ void Director::refused(Connection& c, Refusal why) {
   if (NodeRuntime* n = c.node()) nodes_.connectionEnded(*n);
   ServiceStats& ss = stats_.services[c.service()];
   switch (why) {
-    case Refusal::kNoNode: ++ss.refused_no_node; break;
-    case Refusal::kManualDown: ++ss.refused_manual_down; break;
-    case Refusal::kConnectFailed: ++ss.failed_connect; break;
-    case Refusal::kBadHello: ++ss.bad_hello; break;
-    case Refusal::kHelloTimeout: ++ss.hello_timeout; break;
+    case Refusal::kNoNode:
+      ++ss.refused_no_node;
+      break;
+    case Refusal::kManualDown:
+      ++ss.refused_manual_down;
+      break;
+    case Refusal::kConnectFailed:
+      ++ss.failed_connect;
+      break;
+    case Refusal::kBadHello:
+      ++ss.bad_hello;
+      break;
+    case Refusal::kHelloTimeout:
+      ++ss.hello_timeout;
+      break;
   }
   LOG_DEBUG("%s: %s closed without a node (%s)", c.service().c_str(), c.peer().toString().c_str(),
-           why == Refusal::kNoNode ? "no eligible node" : "refused");
+            why == Refusal::kNoNode ? "no eligible node" : "refused");
   release(c);
 }
 

@@ -1,13 +1,13 @@
 // tsdirector: parse the command line, load the config, run the director on one event loop.
 #include <getopt.h>
 #include <grp.h>
+#include <linux/capability.h>
 #include <pwd.h>
 #include <signal.h>
-#include <linux/capability.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
-#include <sys/resource.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -16,9 +16,9 @@
 
 #include "conf/config.h"
 #include "conf/log.h"
+#include "director/daemon.h"
 #include "director/director.h"
 #include "director/event_util.h"
-#include "director/daemon.h"
 
 namespace {
 
@@ -55,8 +55,7 @@ tsd::Status dropPrivileges(const std::string& user, const std::string& state_dir
     LOG_WARN("chown %s to %s: %s", state_dir.c_str(), user.c_str(), strerror(errno));
   }
   prctl(PR_SET_KEEPCAPS, 1);
-  if (initgroups(pw->pw_name, pw->pw_gid) < 0 || setgid(pw->pw_gid) < 0 ||
-      setuid(pw->pw_uid) < 0) {
+  if (initgroups(pw->pw_name, pw->pw_gid) < 0 || setgid(pw->pw_gid) < 0 || setuid(pw->pw_uid) < 0) {
     return tsd::makeError("dropping privileges to " + user + ": " + strerror(errno));
   }
   __user_cap_header_struct hdr{_LINUX_CAPABILITY_VERSION_3, 0};
@@ -93,8 +92,12 @@ int main(int argc, char** argv) {
   int c;
   while ((c = getopt_long(argc, argv, "c:h", opts, nullptr)) != -1) {
     switch (c) {
-      case 'c': config_path = optarg; break;
-      case kCheck: check_path = optarg; break;
+      case 'c':
+        config_path = optarg;
+        break;
+      case kCheck:
+        check_path = optarg;
+        break;
       case kLogLevel: {
         auto l = tsd::log::parseLevel(optarg);
         if (!l) {
@@ -104,9 +107,15 @@ int main(int argc, char** argv) {
         tsd::log::setLevel(*l);
         break;
       }
-      case kVersion: printf("tsdirector %s\n", TSD_VERSION); return 0;
-      case 'h': usage(stdout); return 0;
-      default: usage(stderr); return 2;
+      case kVersion:
+        printf("tsdirector %s\n", TSD_VERSION);
+        return 0;
+      case 'h':
+        usage(stdout);
+        return 0;
+      default:
+        usage(stderr);
+        return 2;
     }
   }
   if (optind < argc) {

@@ -8,7 +8,7 @@ PACKAGES=(
   clang llvm libclang-rt-14-dev bpftool libbpf-dev
   libevent-dev libssl-dev prometheus-cpp-dev libinih-dev libgtest-dev libbenchmark-dev
   clang-format clang-tidy
-  openssh-server openssh-client tmux iproute2 iptables procps psmisc util-linux libcap2-bin
+  openssh-server openssh-client tmux iproute2 iptables nftables procps psmisc util-linux libcap2-bin
   python3 python3-pytest curl jq dpkg-dev file keepalived
   iperf3 haproxy nginx-light
 )

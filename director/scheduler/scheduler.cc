@@ -89,4 +89,41 @@ std::unique_ptr<Scheduler> makeScheduler(conf::Algorithm a,
 
 uint64_t hashKey(std::string_view identity) { return detail::hashBytes(identity, 0); }
 
+namespace {
+
+bool usesLoad(conf::Algorithm a) {
+  return a == conf::Algorithm::kLeastLoad || a == conf::Algorithm::kP2c;
+}
+
+bool usesWeight(conf::Algorithm a) {
+  return a != conf::Algorithm::kRoundRobin && a != conf::Algorithm::kLeastConn &&
+         a != conf::Algorithm::kLeastLoad;
+}
+
+bool weightMoved(double a, double b) {
+  double hi = std::max(std::abs(a), std::abs(b));
+  return hi > 0 && std::abs(a - b) > kWeightTolerance * hi;
+}
+
+}  // namespace
+
+bool needsRebuild(conf::Algorithm a, const NodeSnapshot& old, const NodeSnapshot& next) {
+  if (old.nodes.size() != next.nodes.size()) return true;
+  auto byId = [](const NodeSnapshot& s) {
+    std::vector<const SchedNode*> v;
+    for (const auto& n : s.nodes) v.push_back(&n);
+    std::sort(v.begin(), v.end(), [](auto* x, auto* y) { return x->id < y->id; });
+    return v;
+  };
+  auto x = byId(old), y = byId(next);
+  for (size_t i = 0; i < x.size(); ++i) {
+    const SchedNode& o = *x[i];
+    const SchedNode& n = *y[i];
+    if (o.id != n.id || o.degraded != n.degraded || o.max_sessions != n.max_sessions) return true;
+    if (usesLoad(a) && o.load != n.load) return true;
+    if (usesWeight(a) && weightMoved(o.weight, n.weight)) return true;
+  }
+  return false;
+}
+
 }  // namespace tsd::sched

@@ -46,6 +46,14 @@ class Scheduler {
 std::unique_ptr<Scheduler> makeScheduler(conf::Algorithm, std::shared_ptr<const NodeSnapshot>,
                                          uint64_t seed);
 
+// Whether a scheduler built from `old` must be rebuilt for `next`. Rebuilding resets a
+// scheduler's rotation (round robin cursor, least-conn tie rotation, smooth WRR turns), so a
+// rebuild on every agent poll would make equal nodes never take turns. Membership, degraded
+// flags and limits always matter; loads only to least-load and p2c; weights only to the
+// weighted algorithms, and only when one moved by more than kWeightTolerance (relative).
+inline constexpr double kWeightTolerance = 0.10;
+bool needsRebuild(conf::Algorithm a, const NodeSnapshot& old, const NodeSnapshot& next);
+
 // Stable 64-bit hash of a client identity for kHash: the same on every build and platform.
 uint64_t hashKey(std::string_view identity);
 

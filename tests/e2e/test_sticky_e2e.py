@@ -6,7 +6,7 @@ desktop. The steps run in order on one lab (module fixture), each a test of its 
   3 the same after a director restart (sticky state file restored);
   4 the same after the state file is deleted (the agents' session inventory brings them home);
   5 a node going down sends its user elsewhere (re-stuck there) and new clients avoid it;
-  6 (known bug, strict xfail) new clients take turns over equally loaded nodes.
+  6 new clients take turns over equally loaded nodes (agent polls must not reset the rotation).
 Placement luck is ruled out where it matters: before steps 3 and 4 the director restarts with
 `state = drain` on the nodes that must be reached by memory alone (drained nodes take
 returning users only), and a fresh address shows where the scheduler would send a new client.
@@ -183,8 +183,6 @@ def test_5_node_down_replaces_its_user_and_new_users_avoid_it(lab):
     assert dead not in state["new"]
 
 
-@pytest.mark.xfail(strict=True, reason="every agent poll rebuilds the schedulers, resetting the "
-                   "least-conn/roundrobin cursor, so equal nodes never take turns (see report)")
 def test_6_new_clients_take_turns_over_equal_nodes(lab):
     # After step 5 the two live nodes each hold one desktop user: new clients, placed one
     # after the other, should alternate between them.
