@@ -10,7 +10,7 @@ PACKAGES=(
   clang-format clang-tidy
   openssh-server openssh-client tmux iproute2 iptables nftables procps psmisc util-linux libcap2-bin
   python3 python3-pytest curl jq dpkg-dev file keepalived
-  iperf3 haproxy nginx-light
+  iperf3 haproxy nginx-light libnginx-mod-stream
 )
 
 missing=()
