@@ -129,7 +129,7 @@ void Director::apply(conf::ConfigPtr cfg,
     services_[svc.name];
     for (const auto& a : svc.listen) {
       listeners_.at(a.toString())->setCallback(
-          [this, name = svc.name](UniqueFd fd, const SockAddr& peer, const SockAddr&) {
+          [this, name = svc.name](UniqueFd fd, const SockAddr& peer) {
             accept(name, nullptr, std::move(fd), peer);
           });
     }
@@ -137,8 +137,7 @@ void Director::apply(conf::ConfigPtr cfg,
   for (const auto& n : cfg->nodes) {
     if (!n.manual_listen) continue;
     listeners_.at(n.manual_listen->toString())
-        ->setCallback([this, node = n.name](UniqueFd fd, const SockAddr& peer,
-                                            const SockAddr&) {
+        ->setCallback([this, node = n.name](UniqueFd fd, const SockAddr& peer) {
           NodeRuntime* rt = nodes_.find(node);
           // A manual listener serves the node's first service (its port, check and stats).
           accept(cfg_->services.front().name, rt, std::move(fd), peer);

@@ -139,7 +139,12 @@ int main(int argc, char** argv) {
   }
   signal(SIGPIPE, SIG_IGN);
   raiseFdLimit();
-  tsd::director::EventBasePtr base(event_base_new());
+  // The changelist turns the del+add pairs of an interest change into one epoll_ctl(MOD),
+  // applied once per loop iteration: fewer syscalls per connection. We never dup() fds.
+  std::unique_ptr<event_config, decltype(&event_config_free)> ecfg(event_config_new(),
+                                                                   &event_config_free);
+  event_config_set_flag(ecfg.get(), EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
+  tsd::director::EventBasePtr base(event_base_new_with_config(ecfg.get()));
   tsd::director::Daemon daemon(base.get(), config_path);
   if (tsd::Status s = daemon.start(*cfg); !s.ok()) {
     LOG_ERROR("cannot start: %s", s.error().c_str());

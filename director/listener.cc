@@ -70,13 +70,9 @@ void Listener::acceptSome() {
       return;
     }
     UniqueFd client(fd);
-    sockaddr_storage local{};
-    socklen_t llen = sizeof local;
-    getsockname(fd, reinterpret_cast<sockaddr*>(&local), &llen);
     auto peer = SockAddr::fromSockaddr(reinterpret_cast<sockaddr*>(&ss), len);
-    auto loc = SockAddr::fromSockaddr(reinterpret_cast<sockaddr*>(&local), llen);
-    if (!peer || !loc) continue;
-    cb_(std::move(client), *peer, *loc);
+    if (!peer) continue;
+    cb_(std::move(client), *peer);
   }
 }
 

@@ -16,7 +16,7 @@ namespace tsd::director {
 class Listener {
  public:
   // Called with each accepted socket (non-blocking, close-on-exec) and the client's address.
-  using OnAccept = std::function<void(UniqueFd fd, const SockAddr& peer, const SockAddr& local)>;
+  using OnAccept = std::function<void(UniqueFd fd, const SockAddr& peer)>;
 
   static Result<UniqueFd> bindSocket(const SockAddr& addr, int backlog = 4096);
   Listener(event_base* base, SockAddr addr, UniqueFd fd, OnAccept cb);
