@@ -48,21 +48,21 @@ struct DirectorConfig {
   Algorithm algorithm = Algorithm::kWeightedLeastConn;
   FastPath fast_path = FastPath::kAuto;
   Duration connect_timeout = std::chrono::seconds(3);
-  int connect_attempts = 3;          // 1..16, distinct nodes tried per connection
-  int max_connections = 10000;       // 1..10,000,000 client connections at once
-  bool transparent = false;          // bind node sockets to the client address (IP_TRANSPARENT)
+  int connect_attempts = 3;     // 1..16, distinct nodes tried per connection
+  int max_connections = 10000;  // 1..10,000,000 client connections at once
+  bool transparent = false;     // bind node sockets to the client address (IP_TRANSPARENT)
   std::string state_dir = "/var/lib/tsdirector";
-  std::string user;                  // drop privileges to this user after binding; empty: stay
-  Duration idle_timeout{0};          // 0: off (desktops idle for hours)
-  uint32_t buffer_size = 256 * 1024; // user-space read size per direction, 16 KiB..4 MiB
-  uint64_t demote_bytes = 4 << 20;   // fast path: queued bytes that demote a connection
+  std::string user;                   // drop privileges to this user after binding; empty: stay
+  Duration idle_timeout{0};           // 0: off (desktops idle for hours)
+  uint32_t buffer_size = 256 * 1024;  // user-space read size per direction, 16 KiB..4 MiB
+  uint64_t demote_bytes = 4 << 20;    // fast path: queued bytes that demote a connection
 };
 
 struct ServiceConfig {
   std::string name;
-  int line = 0;                     // line of the [service NAME] header
-  std::vector<SockAddr> listen;     // one or more ADDR:PORT, IPv4 and IPv6
-  uint16_t port = 22;               // node port for this service when a node address has none
+  int line = 0;                        // line of the [service NAME] header
+  std::vector<SockAddr> listen;        // one or more ADDR:PORT, IPv4 and IPv6
+  uint16_t port = 22;                  // node port for this service when a node address has none
   std::optional<Algorithm> algorithm;  // overrides [director] algorithm
   CheckKind check = CheckKind::kTcp;
   StickyKey sticky_key = StickyKey::kSrc;
@@ -71,10 +71,10 @@ struct ServiceConfig {
 struct NodeConfig {
   std::string name;
   int line = 0;
-  std::string host;                 // IP literal as written
-  std::optional<uint16_t> port;     // when absent, each service's port applies
-  int weight = 1;                   // 0..1000; 0 takes returning users only
-  int max_sessions = 0;             // 0: unlimited
+  std::string host;              // IP literal as written
+  std::optional<uint16_t> port;  // when absent, each service's port applies
+  int weight = 1;                // 0..1000; 0 takes returning users only
+  int max_sessions = 0;          // 0: unlimited
   NodeState state = NodeState::kActive;
   std::optional<SockAddr> manual_listen;  // connections here go to this node only
   // The node's address for a service (its own port or the service's port).
@@ -95,21 +95,21 @@ struct HealthConfig {
   Duration timeout = std::chrono::seconds(1);
   int rise = 2;
   int fall = 3;
-  double max_load = 2.0;             // load average per CPU above which a node is Busy
-  double max_swap_in = 100.0;        // pages swapped in per second above which it is Swapped
+  double max_load = 2.0;       // load average per CPU above which a node is Busy
+  double max_swap_in = 100.0;  // pages swapped in per second above which it is Swapped
   Duration slow_response = std::chrono::milliseconds(500);  // check latency that means Slow
-  Duration slowstart{0};             // ramp-up of a node that came back; 0: off
+  Duration slowstart{0};  // ramp-up of a node that came back; 0: off
 };
 
 struct AgentConfig {
   uint16_t port = 7801;
-  std::string key_file;              // shared key (hex or raw); required when any check = agent
+  std::string key_file;  // shared key (hex or raw); required when any check = agent
   Duration poll = std::chrono::seconds(5);
   Duration max_age = std::chrono::seconds(30);  // last good reply older than this: unknown
 };
 
 struct MetricsConfig {
-  std::optional<SockAddr> listen;    // default 127.0.0.1:9108; "off" disables
+  std::optional<SockAddr> listen;  // default 127.0.0.1:9108; "off" disables
 };
 
 struct AdminConfig {

@@ -18,11 +18,11 @@ void write(Level l, const char* fmt, ...) __attribute__((format(printf, 2, 3)));
 }  // namespace tsd::log
 
 // Arguments are not evaluated when the level is off (debug lines on the per-connection path).
-#define TSD_LOG(lvl, ...)                                                       \
-  do {                                                                          \
-    if (::tsd::log::enabled(::tsd::log::Level::lvl)) {                          \
-      ::tsd::log::write(::tsd::log::Level::lvl, __VA_ARGS__);                   \
-    }                                                                           \
+#define TSD_LOG(lvl, ...)                                     \
+  do {                                                        \
+    if (::tsd::log::enabled(::tsd::log::Level::lvl)) {        \
+      ::tsd::log::write(::tsd::log::Level::lvl, __VA_ARGS__); \
+    }                                                         \
   } while (0)
 #define LOG_DEBUG(...) TSD_LOG(kDebug, __VA_ARGS__)
 #define LOG_INFO(...) TSD_LOG(kInfo, __VA_ARGS__)

@@ -15,11 +15,16 @@ namespace tsd::director {
 
 std::string_view toString(Reason r) {
   switch (r) {
-    case Reason::kManual: return "manual";
-    case Reason::kSession: return "session";
-    case Reason::kSticky: return "sticky";
-    case Reason::kScheduler: return "scheduler";
-    case Reason::kFallback: return "fallback";
+    case Reason::kManual:
+      return "manual";
+    case Reason::kSession:
+      return "session";
+    case Reason::kSticky:
+      return "sticky";
+    case Reason::kScheduler:
+      return "scheduler";
+    case Reason::kFallback:
+      return "fallback";
   }
   return "?";
 }
@@ -84,8 +89,8 @@ void Connection::peekHello() {
     // The bytes stay queued, so the socket stays readable: wait a little instead of spinning.
     event_del(ev_.get());
     ev_.reset(evtimer_new(
-        host_.base(), [](evutil_socket_t, short, void* a) { static_cast<Connection*>(a)->peekHello(); },
-        this));
+        host_.base(),
+        [](evutil_socket_t, short, void* a) { static_cast<Connection*>(a)->peekHello(); }, this));
     timeval tv{0, 20000};
     evtimer_add(ev_.get(), &tv);
     return;

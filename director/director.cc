@@ -26,8 +26,8 @@ Director::Director(event_base* base, DirectorOptions opts)
     : base_(base), opts_(std::move(opts)), sticky_(100000, std::chrono::hours(8)) {
   seed_ = std::random_device{}();
   reaper_.reset(event_new(
-      base_, -1, 0, [](evutil_socket_t, short, void* a) { static_cast<Director*>(a)->dead_.clear(); },
-      this));
+      base_, -1, 0,
+      [](evutil_socket_t, short, void* a) { static_cast<Director*>(a)->dead_.clear(); }, this));
   save_timer_.reset(event_new(
       base_, -1, EV_PERSIST,
       [](evutil_socket_t, short, void* a) {
@@ -47,8 +47,8 @@ Status Director::start(conf::ConfigPtr cfg) {
   if (Status s = setUpFastPath(*cfg); !s.ok()) return s;
   std::map<std::string, std::unique_ptr<Listener>> listeners;
   if (Status s = openListeners(*cfg, &listeners); !s.ok()) return s;
-  sessions_ = std::make_unique<sticky::SessionIndex>(cfg->sticky.ipv4_prefix,
-                                                     cfg->sticky.ipv6_prefix);
+  sessions_ =
+      std::make_unique<sticky::SessionIndex>(cfg->sticky.ipv4_prefix, cfg->sticky.ipv6_prefix);
   health_ = std::make_unique<HealthMonitor>(base_, *this);
   apply(cfg, std::move(listeners));
   loadSticky();
@@ -128,8 +128,8 @@ void Director::apply(conf::ConfigPtr cfg,
   for (const auto& svc : cfg->services) {
     services_[svc.name];
     for (const auto& a : svc.listen) {
-      listeners_.at(a.toString())->setCallback(
-          [this, name = svc.name](UniqueFd fd, const SockAddr& peer) {
+      listeners_.at(a.toString())
+          ->setCallback([this, name = svc.name](UniqueFd fd, const SockAddr& peer) {
             accept(name, nullptr, std::move(fd), peer);
           });
     }
@@ -262,14 +262,14 @@ void Director::loadSticky() {
     return;
   }
   // Entries for nodes that are no longer configured are dropped.
-  auto n = sticky::restore(sticky_, *data, sticky::StickyTable::Clock::now(),
-                           [this](std::string_view node) { return cfg_->findNode(node) != nullptr; });
+  auto n =
+      sticky::restore(sticky_, *data, sticky::StickyTable::Clock::now(),
+                      [this](std::string_view node) { return cfg_->findNode(node) != nullptr; });
   if (!n.ok()) {
     LOG_WARN("sticky state %s ignored: %s", statePath(*cfg_).c_str(), n.error().c_str());
     return;
   }
-  LOG_INFO("sticky state: %zu entries restored from %s", sticky_.size(),
-           statePath(*cfg_).c_str());
+  LOG_INFO("sticky state: %zu entries restored from %s", sticky_.size(), statePath(*cfg_).c_str());
 }
 
 }  // namespace tsd::director

@@ -100,8 +100,8 @@ health::NodeStatus NodeTable::statusFor(const NodeRuntime& n, const conf::Servic
     for (const auto& [name, c] : n.checks) {
       in.health_known = true;
       in.health_up |= !c.state.known() || c.state.up();
-      in.check_latency = std::max(in.check_latency,
-                                  std::chrono::duration_cast<conf::Duration>(c.latency));
+      in.check_latency =
+          std::max(in.check_latency, std::chrono::duration_cast<conf::Duration>(c.latency));
     }
     if (n.checks.empty()) {
       in.health_known = true;

@@ -33,7 +33,7 @@ struct ServiceCheck {
 struct NodeRuntime {
   uint32_t id = 0;
   conf::NodeConfig cfg;
-  bool removed = false;  // gone from the config; kept while connections live
+  bool removed = false;                        // gone from the config; kept while connections live
   std::optional<conf::NodeState> admin_state;  // runtime override (tsdirectorctl)
   std::optional<int> admin_weight;
   // Active checks per service name; "unchecked" services (check = none) are absent.

@@ -152,8 +152,8 @@ void UserspaceForwarder::countBytes(int dir, size_t n) {
 void UserspaceForwarder::updateInterest() {
   // fd index 0 is the client: it is read for direction 0 and written for direction 1.
   for (int idx = 0; idx < 2; ++idx) {
-    const Direction& out = dirs_[idx];      // read from this fd
-    const Direction& in = dirs_[1 - idx];   // written to this fd
+    const Direction& out = dirs_[idx];     // read from this fd
+    const Direction& in = dirs_[1 - idx];  // written to this fd
     short flags = 0;
     if (!out.eof && out.pending_len == 0) flags |= EV_READ;
     if (in.pending_len > 0) flags |= EV_WRITE;

@@ -55,9 +55,9 @@ class UserspaceForwarder final : public Forwarder {
   static void onEvent(evutil_socket_t fd, short what, void* arg);
   static void onIdle(evutil_socket_t fd, short what, void* arg);
   void handle(int fd, short what);
-  Step pump(Direction& d);       // read from d.from and write on, until blocked
-  Step flush(Direction& d);      // write pending bytes of d
-  Step passFin(Direction& d);    // shutdown(to, SHUT_WR) once pending is empty
+  Step pump(Direction& d);     // read from d.from and write on, until blocked
+  Step flush(Direction& d);    // write pending bytes of d
+  Step passFin(Direction& d);  // shutdown(to, SHUT_WR) once pending is empty
   void updateInterest();
   void setInterest(int idx, short flags);
   void finish(ForwardEnd end);
@@ -71,7 +71,7 @@ class UserspaceForwarder final : public Forwarder {
   short interest_[2] = {-1, -1};
   EventPtr idle_ev_;
   EventPtr kick_;
-  uint64_t activity_ = 0;       // bumped on every transfer; the idle timer compares it
+  uint64_t activity_ = 0;  // bumped on every transfer; the idle timer compares it
   uint64_t idle_seen_ = 0;
   bool finished_ = false;
 };
