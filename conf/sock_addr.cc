@@ -21,9 +21,9 @@ std::optional<uint16_t> parsePort(std::string_view s) {
 
 std::optional<SockAddr> SockAddr::fromSockaddr(const sockaddr* sa, socklen_t len) {
   SockAddr a;
-  if (sa == nullptr || len > sizeof(a.ss_)) return std::nullopt;
+  if (sa == nullptr || len > sizeof(a.u_)) return std::nullopt;
   if (sa->sa_family != AF_INET && sa->sa_family != AF_INET6) return std::nullopt;
-  std::memcpy(&a.ss_, sa, len);
+  std::memcpy(&a.u_, sa, len);
   return a;
 }
 
@@ -32,14 +32,14 @@ Result<SockAddr> SockAddr::parseHost(std::string_view text, uint16_t port) {
   if (text.find('\0') != std::string_view::npos) return makeError("NUL byte in address");
   std::string host(text);
   SockAddr a;
-  auto* v4 = reinterpret_cast<sockaddr_in*>(&a.ss_);
-  auto* v6 = reinterpret_cast<sockaddr_in6*>(&a.ss_);
+  auto* v4 = &a.u_.v4;
+  auto* v6 = &a.u_.v6;
   if (inet_pton(AF_INET, host.c_str(), &v4->sin_addr) == 1) {
     v4->sin_family = AF_INET;
     v4->sin_port = htons(port);
     return a;
   }
-  a.ss_ = {};
+  a.u_ = {};
   if (inet_pton(AF_INET6, host.c_str(), &v6->sin6_addr) == 1) {
     v6->sin6_family = AF_INET6;
     v6->sin6_port = htons(port);
@@ -87,23 +87,23 @@ Result<SockAddr> SockAddr::parse(std::string_view text, std::optional<uint16_t> 
 }
 
 uint16_t SockAddr::port() const {
-  if (isV4()) return ntohs(reinterpret_cast<const sockaddr_in*>(&ss_)->sin_port);
-  if (isV6()) return ntohs(reinterpret_cast<const sockaddr_in6*>(&ss_)->sin6_port);
+  if (isV4()) return ntohs((&u_.v4)->sin_port);
+  if (isV6()) return ntohs((&u_.v6)->sin6_port);
   return 0;
 }
 
 void SockAddr::setPort(uint16_t port) {
-  if (isV4()) reinterpret_cast<sockaddr_in*>(&ss_)->sin_port = htons(port);
-  if (isV6()) reinterpret_cast<sockaddr_in6*>(&ss_)->sin6_port = htons(port);
+  if (isV4()) (&u_.v4)->sin_port = htons(port);
+  if (isV6()) (&u_.v6)->sin6_port = htons(port);
 }
 
 std::string SockAddr::addressBytes() const {
   if (isV4()) {
-    const auto* a = reinterpret_cast<const sockaddr_in*>(&ss_);
+    const auto* a = (&u_.v4);
     return std::string(reinterpret_cast<const char*>(&a->sin_addr), 4);
   }
   if (isV6()) {
-    const auto* a = reinterpret_cast<const sockaddr_in6*>(&ss_);
+    const auto* a = (&u_.v6);
     if (IN6_IS_ADDR_V4MAPPED(&a->sin6_addr)) {
       return std::string(reinterpret_cast<const char*>(&a->sin6_addr) + 12, 4);
     }
@@ -115,9 +115,9 @@ std::string SockAddr::addressBytes() const {
 std::string SockAddr::hostString() const {
   char buf[INET6_ADDRSTRLEN] = {};
   if (isV4()) {
-    inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(&ss_)->sin_addr, buf, sizeof buf);
+    inet_ntop(AF_INET, &(&u_.v4)->sin_addr, buf, sizeof buf);
   } else if (isV6()) {
-    inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(&ss_)->sin6_addr, buf, sizeof buf);
+    inet_ntop(AF_INET6, &(&u_.v6)->sin6_addr, buf, sizeof buf);
   }
   return buf;
 }
