@@ -58,7 +58,7 @@ int takeSoError(int fd) {
   return err;
 }
 
-// A socket the peer reset is in TCP_CLOSE; one that got a FIN is in CLOSE_WAIT (or later).
+// A socket the peer reset is in TCP_CLOSE; one that only got a FIN is in CLOSE_WAIT.
 // Sockets in a sockmap do not always report the reset through SO_ERROR, so look at the state.
 bool wasReset(int fd) {
   tcp_info ti{};
@@ -242,7 +242,12 @@ void KernelForwarder::abort() {
 void KernelForwarder::onSocketEvent(int side, uint32_t events) {
   if (phase_ == Phase::kDone) return;
   Side& s = sides_[side];
-  if (takeSoError(s.fd) != 0 || (events & EPOLLERR) != 0 || wasReset(s.fd)) return resetBoth();
+  // TCP_CLOSE means a reset only while we have not shut this socket's write side: after our
+  // FIN it is also where an orderly close ends (LAST_ACK, TIME_WAIT hand-off).
+  bool we_sent_fin = sides_[1 - side].fin_passed;
+  if (takeSoError(s.fd) != 0 || (events & EPOLLERR) != 0 || (!we_sent_fin && wasReset(s.fd))) {
+    return resetBoth();
+  }
   if ((events & (EPOLLRDHUP | EPOLLHUP)) == 0 || s.rdhup) return;
   s.rdhup = true;
   monitor_->watchEdge(monitor_id_, side, s.fd);
