@@ -51,6 +51,8 @@ bool consumedBefore(int fd, uint64_t& consumed) {
   return false;
 }
 
+constexpr int kMaxDrainTicks = 200;  // 10 s of 50 ms ticks
+
 int takeSoError(int fd) {
   int err = 0;
   socklen_t len = sizeof err;
@@ -263,7 +265,19 @@ void KernelForwarder::onTick() {
     kick(sides_[kNode].fd);
   }
   if (phase_ == Phase::kDemoting) {
-    if (drained(kClient) && drained(kNode)) finish(ForwardEnd::kDemote);
+    if (drained(kClient) && drained(kNode)) {
+      LOG_DEBUG("fast path: fds %d/%d drained, continuing in user space", sides_[kClient].fd,
+                sides_[kNode].fd);
+      return finish(ForwardEnd::kDemote);
+    }
+    // Known limit: with bulk both ways and a peer that stops reading while its own sends are
+    // blocked (an echo loop), one direction cannot drain until the other is read, and neither
+    // is read while draining. Reset such a pair rather than let it hang for ever.
+    if (ticks_ - demote_tick_ > kMaxDrainTicks) {
+      LOG_WARN("fast path: fds %d/%d did not drain within %d ms after demotion; resetting",
+               sides_[kClient].fd, sides_[kNode].fd, kMaxDrainTicks * 50);
+      return resetBoth();
+    }
     return;
   }
   for (int s = 0; s < 2; ++s) tryPassFin(s);
@@ -317,6 +331,7 @@ void KernelForwarder::beginDemote() {
     s.in_verdict = false;
   }
   phase_ = Phase::kDemoting;
+  demote_tick_ = ticks_;
   LOG_DEBUG("fast path: demoting fds %d/%d (queue above %llu bytes)", sides_[kClient].fd,
             sides_[kNode].fd, static_cast<unsigned long long>(demote_bytes_));
   if (drained(kClient) && drained(kNode)) finish(ForwardEnd::kDemote);

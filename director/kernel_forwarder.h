@@ -99,6 +99,7 @@ class KernelForwarder : public Forwarder {
   Done done_;
   Phase phase_ = Phase::kRunning;
   int ticks_ = 0;
+  int demote_tick_ = 0;  // tick at which demotion began
   Side sides_[2];
   ForwardStats final_;
 };
