@@ -37,13 +37,13 @@ step "unit tests (asan+ubsan)"
 ctest --test-dir build-asan --output-on-failure -j2 --timeout 300
 
 step "integration tests (release)"
-TSD_BUILD=build $PY -m pytest -q -p no:cacheprovider tests/integration
+TSD_BUILD="$PWD/build" $PY -m pytest -q -p no:cacheprovider tests/integration
 step "integration tests (asan+ubsan)"
-TSD_BUILD=build-asan TSD_SANITIZED=1 $PY -m pytest -q -p no:cacheprovider tests/integration
+TSD_BUILD="$PWD/build-asan" TSD_SANITIZED=1 $PY -m pytest -q -p no:cacheprovider tests/integration
 
 if [ -d tests/e2e ] && ls tests/e2e/test_*.py >/dev/null 2>&1; then
   step "end-to-end tests (network namespaces, sshd, ssh, tmux)"
-  TSD_BUILD=build $PY -m pytest -q -p no:cacheprovider tests/e2e
+  TSD_BUILD="$PWD/build" $PY -m pytest -q -p no:cacheprovider tests/e2e
 fi
 
 step "fuzz smoke runs"

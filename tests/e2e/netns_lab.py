@@ -200,7 +200,12 @@ LogLevel INFO
 """)
         sshd = self.popen(enter + ["/usr/sbin/sshd", "-D", "-e", "-f", cfg],
                           log=self.dir / node / "sshd.log")
-        agent = self.popen(enter + [self.build / "bin" / "tsdirector-agent",
+        # Nodes have a private /tmp: run a copy of the agent from the lab dir, so a checkout
+        # under /tmp (CI clones there) stays reachable.
+        agent_bin = self.dir / "tsdirector-agent"
+        if not agent_bin.exists():
+            shutil.copy2(self.build / "bin" / "tsdirector-agent", agent_bin)
+        agent = self.popen(enter + [agent_bin,
                                     "--listen", f"{self.node_ip(i)}:7801",
                                     "--key-file", self.agent_key, "--node-name", node,
                                     "--allow", self.director_node_ip, "--log-level", "debug"],
