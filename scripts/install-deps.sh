@@ -6,7 +6,7 @@ set -euo pipefail
 PACKAGES=(
   build-essential cmake pkg-config git ca-certificates
   clang llvm libclang-rt-14-dev bpftool libbpf-dev
-  libevent-dev libssl-dev prometheus-cpp-dev libinih-dev libgtest-dev libbenchmark-dev
+  libevent-dev libssl-dev prometheus-cpp-dev libinih-dev nlohmann-json3-dev libgtest-dev libbenchmark-dev
   clang-format clang-tidy
   openssh-server openssh-client tmux iproute2 iptables nftables procps psmisc util-linux libcap2-bin
   python3 python3-pytest curl jq dpkg-dev file keepalived
