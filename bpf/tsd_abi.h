@@ -34,11 +34,9 @@ struct tsd_sock_counter {
   __u64 redirected_bytes; /* bytes this socket received and redirected to its peer */
 };
 
-/* Map names as the loader sees them in the skeleton. Sizes are defaults; the loader resizes
- * every per-socket map to its own capacity before loading. */
-#define TSD_MAP_VERDICT "tsd_verdict"   /* sockhash, cookie -> sock; parser + verdict attached */
-#define TSD_MAP_TARGETS "tsd_targets"   /* sockhash, sender cookie -> peer sock; no programs */
-#define TSD_MAP_SLOTS "tsd_slots"       /* hash, cookie -> struct tsd_sock_slot */
-#define TSD_MAP_COUNTERS "tsd_counters" /* array (mmapable), slot -> struct tsd_sock_counter */
-#define TSD_MAP_STATS "tsd_stats"       /* per-CPU array, reason -> struct tsd_stat */
+/* The maps (see splice.bpf.c; the skeleton names them): tsd_verdict (sockhash, cookie -> sock,
+ * parser + verdict attached), tsd_targets (sockhash, sender cookie -> peer sock, no programs),
+ * tsd_slots (hash, cookie -> struct tsd_sock_slot), tsd_counters (mmapable array, slot ->
+ * struct tsd_sock_counter), tsd_stats (per-CPU array, reason -> struct tsd_stat). Per-socket
+ * map sizes are defaults; the loader resizes them to its own capacity before loading. */
 #define TSD_DEFAULT_SOCKETS 65536

@@ -59,6 +59,12 @@ const NodeConfig* Config::findNode(std::string_view name) const {
   return nullptr;
 }
 
+std::string Config::location(std::string_view label, std::string_view key) const {
+  std::string k = std::string(label) + "/" + std::string(key);
+  auto it = key_lines.find(k);
+  return it == key_lines.end() ? path : path + ":" + std::to_string(it->second);
+}
+
 const ServiceConfig* Config::findService(std::string_view name) const {
   for (const auto& s : services) {
     if (s.name == name) return &s;
@@ -77,6 +83,7 @@ Result<ConfigPtr> parseConfig(std::string_view text, const std::string& name) {
   detail::Sources src(name);
   if (Status st = detail::applySections(*sections, *cfg, src); !st) return makeError(st.error());
   if (Status st = detail::validateConfig(*cfg, src); !st) return makeError(st.error());
+  cfg->key_lines.insert(src.keys().begin(), src.keys().end());
   return ConfigPtr(std::move(cfg));
 }
 

@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -127,8 +128,13 @@ struct Config {
   MetricsConfig metrics;
   AdminConfig admin;
 
+  // Where each key was set ("service ssh/listen" -> line), for messages about a later change.
+  std::map<std::string, int, std::less<>> key_lines;
+
   const NodeConfig* findNode(std::string_view name) const;
   const ServiceConfig* findService(std::string_view name) const;
+  // "FILE:LINE" of `key` in section `label` ("director", "service ssh"); "FILE" if unset.
+  std::string location(std::string_view label, std::string_view key) const;
   Algorithm algorithmFor(const ServiceConfig& svc) const {
     return svc.algorithm.value_or(director.algorithm);
   }

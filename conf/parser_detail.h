@@ -45,6 +45,7 @@ class Sources {
   void addKey(const std::string& label, std::string_view key, int line);
   int sectionLine(const std::string& label) const;                    // 0: not present
   int keyLine(const std::string& label, std::string_view key) const;  // 0: not set
+  const std::map<std::string, int>& keys() const { return keys_; }
   // "FILE:LINE: KEY: what", or "FILE: what" when line is 0.
   Error error(int line, std::string_view key, std::string_view what) const;
 

@@ -3,6 +3,7 @@
 
 #include <arpa/inet.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cstring>
 
@@ -129,6 +130,16 @@ std::string SockAddr::toString() const {
 
 bool SockAddr::operator==(const SockAddr& o) const {
   return family() == o.family() && port() == o.port() && addressBytes() == o.addressBytes();
+}
+
+std::string maskPrefix(std::string bytes, int prefix) {
+  const int bits = static_cast<int>(bytes.size()) * 8;
+  prefix = std::clamp(prefix, 0, bits);
+  for (int i = 0; i < static_cast<int>(bytes.size()); ++i) {
+    const int keep = std::clamp(prefix - i * 8, 0, 8);
+    bytes[i] = static_cast<char>(static_cast<unsigned char>(bytes[i]) & (0xff00 >> keep));
+  }
+  return bytes;
 }
 
 }  // namespace tsd

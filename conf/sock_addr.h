@@ -45,4 +45,8 @@ class SockAddr {
   } u_{};
 };
 
+// Keeps the first `prefix` bits of address bytes (as addressBytes() gives them) and zeroes
+// the rest; prefix is clamped to 0..8*size. Client identities and agent allow-lists use it.
+std::string maskPrefix(std::string bytes, int prefix);
+
 }  // namespace tsd

@@ -13,12 +13,8 @@ namespace {
 // Keeps the first `prefix` bits of `bytes` and prints "ADDR/PREFIX".
 std::string prefixKey(std::string bytes, int prefix) {
   const bool v4 = bytes.size() == 4;
-  const int bits = static_cast<int>(bytes.size()) * 8;
-  prefix = std::clamp(prefix, 0, bits);
-  for (int i = 0; i < static_cast<int>(bytes.size()); ++i) {
-    const int keep = std::clamp(prefix - i * 8, 0, 8);
-    bytes[i] = static_cast<char>(static_cast<unsigned char>(bytes[i]) & (0xff00 >> keep));
-  }
+  prefix = std::clamp(prefix, 0, static_cast<int>(bytes.size()) * 8);
+  bytes = maskPrefix(std::move(bytes), prefix);
   char buf[INET6_ADDRSTRLEN] = {};
   if (inet_ntop(v4 ? AF_INET : AF_INET6, bytes.data(), buf, sizeof buf) == nullptr) return {};
   return std::string(buf) + "/" + std::to_string(prefix);

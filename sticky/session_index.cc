@@ -32,7 +32,7 @@ void SessionIndex::index(const std::string& node, const Inventory& inv) {
   for (size_t i = 0; i < inv.sessions.size(); ++i) {
     if (!inv.ids[i]) continue;
     const SessionRef& s = inv.sessions[i];
-    Candidate c{node, s.suspended, s.since_unix, s.user};
+    Candidate c{node, inv.tag, s.suspended, s.since_unix, s.user};
     auto [it, inserted] = best.try_emplace(*inv.ids[i], c);
     if (!inserted && better(c, it->second)) it->second = std::move(c);
   }
@@ -42,10 +42,12 @@ void SessionIndex::index(const std::string& node, const Inventory& inv) {
   }
 }
 
-void SessionIndex::update(std::string_view node, const std::vector<SessionRef>& sessions) {
+void SessionIndex::update(std::string_view node, const std::vector<SessionRef>& sessions,
+                          uint32_t tag) {
   std::string name(node);
   if (auto it = nodes_.find(name); it != nodes_.end()) unindex(name, it->second);
   Inventory inv;
+  inv.tag = tag;
   inv.sessions = sessions;
   inv.ids.reserve(sessions.size());
   for (const SessionRef& s : sessions) {
@@ -69,18 +71,18 @@ void SessionIndex::setPrefixes(int ipv4_prefix, int ipv6_prefix) {
   auto old = std::move(nodes_);
   nodes_.clear();
   index_.clear();
-  for (const auto& [node, inv] : old) update(node, inv.sessions);
+  for (const auto& [node, inv] : old) update(node, inv.sessions, inv.tag);
 }
 
-std::optional<SessionIndex::Match> SessionIndex::lookup(
-    const Identity& id, const std::function<bool(std::string_view node)>& usable) const {
+std::optional<SessionIndex::Match> SessionIndex::lookup(const Identity& id,
+                                                        const Usable& usable) const {
   auto it = index_.find(id);
   if (it == index_.end()) return std::nullopt;
   std::optional<Match> m;
   size_t count = 0;
   for (const Candidate& c : it->second) {
-    if (usable && !usable(c.node)) continue;
-    if (count++ == 0) m = Match{c.node, false, 0, c.user};
+    if (usable && !usable(c.node, c.tag)) continue;
+    if (count++ == 0) m = Match{c.node, c.tag, false, 0, c.user};
   }
   if (!m) return std::nullopt;
   m->candidates = count;
@@ -97,8 +99,8 @@ std::vector<SessionIndex::Row> SessionIndex::dump() const {
   }
   std::sort(rows.begin(), rows.end(), [](const Row& a, const Row& b) {
     if (a.identity != b.identity) return a.identity < b.identity;
-    const Candidate ca{a.node, a.session.suspended, a.session.since_unix, {}};
-    const Candidate cb{b.node, b.session.suspended, b.session.since_unix, {}};
+    const Candidate ca{a.node, 0, a.session.suspended, a.session.since_unix, {}};
+    const Candidate cb{b.node, 0, b.session.suspended, b.session.since_unix, {}};
     if (better(ca, cb) || better(cb, ca)) return better(ca, cb);
     return a.session.user < b.session.user;
   });

@@ -30,6 +30,7 @@ class SessionIndex {
  public:
   struct Match {
     std::string node;
+    uint32_t tag = 0;        // the tag given with the node's inventory (the director's node id)
     bool ambiguous = false;  // sessions of this identity on more than one usable node
     size_t candidates = 0;   // usable nodes holding sessions of this identity
     std::string user;        // the user of the chosen session, for the decision log
@@ -44,16 +45,16 @@ class SessionIndex {
 
   // Prefixes changed by a reload: every identity is derived again.
   void setPrefixes(int ipv4_prefix, int ipv6_prefix);
-  // Replaces everything known about `node` with this inventory.
-  void update(std::string_view node, const std::vector<SessionRef>& sessions);
+  // Replaces everything known about `node` with this inventory. `tag` comes back in Match.
+  void update(std::string_view node, const std::vector<SessionRef>& sessions, uint32_t tag = 0);
   void removeNode(std::string_view node);
 
   // The node to send this identity to, considering only nodes where usable(node) is true
   // (all when usable is empty). Ranking, per node by its best session: suspended before
   // running, then the most recent `since`, then the node name, so every director that sees
   // the same inventories picks the same node.
-  std::optional<Match> lookup(const Identity& id,
-                              const std::function<bool(std::string_view node)>& usable = {}) const;
+  using Usable = std::function<bool(std::string_view node, uint32_t tag)>;
+  std::optional<Match> lookup(const Identity& id, const Usable& usable = {}) const;
 
   // All indexed sessions, by identity, then in ranking order (admin `sessions`).
   std::vector<Row> dump() const;
@@ -67,11 +68,13 @@ class SessionIndex {
   // The best session of one identity on one node.
   struct Candidate {
     std::string node;
+    uint32_t tag = 0;
     bool suspended = false;
     int64_t since = 0;
     std::string user;
   };
   struct Inventory {
+    uint32_t tag = 0;
     std::vector<SessionRef> sessions;
     std::vector<std::optional<Identity>> ids;  // parallel to sessions; nullopt: ignored
     size_t ignored = 0;

@@ -63,10 +63,11 @@ void StickyTable::place(Slot& s) {
   }
 }
 
-void StickyTable::setNode(Slot& s, std::string node) {
+void StickyTable::setNode(Slot& s, std::string node, uint32_t tag) {
   if (s.node.empty() && !node.empty()) --nodeless_;
   if (!s.node.empty() && node.empty()) ++nodeless_;
   s.node = std::move(node);
+  s.tag = tag;
 }
 
 void StickyTable::drop(Slot& s) {
@@ -101,6 +102,23 @@ bool StickyTable::expired(const Slot& s, TimePoint now) const {
   return !s.node.empty() && !s.pinned && s.live == 0 && s.last + ttl_ <= now;
 }
 
+std::optional<StickyTable::Hit> StickyTable::peek(const Identity& id, TimePoint now) const {
+  auto it = map_.find(id);
+  if (it == map_.end() || it->second.node.empty()) return std::nullopt;
+  const Slot& s = it->second;
+  if (s.pinned && (!s.pin_until || now < *s.pin_until)) return Hit{s.node, s.tag};
+  // A lapsed pin counts as an ordinary entry last used when the pin ended (see lapsePin).
+  TimePoint last = s.pinned ? *s.pin_until : s.last;
+  if (s.live == 0 && last + ttl_ <= now) return std::nullopt;
+  return Hit{s.node, s.tag};
+}
+
+void StickyTable::retag(const std::function<uint32_t(std::string_view node)>& tag_of) {
+  for (auto& [id, s] : map_) {
+    if (!s.node.empty()) s.tag = tag_of(s.node);
+  }
+}
+
 std::optional<std::string> StickyTable::lookup(const Identity& id, TimePoint now) {
   Slot* s = find(id);
   if (s == nullptr || s->node.empty()) return std::nullopt;
@@ -114,7 +132,7 @@ std::optional<std::string> StickyTable::lookup(const Identity& id, TimePoint now
   return s->node;
 }
 
-void StickyTable::assign(const Identity& id, std::string node, TimePoint now) {
+void StickyTable::assign(const Identity& id, std::string node, TimePoint now, uint32_t tag) {
   if (id.empty() || node.empty()) return;
   Slot* s = find(id);
   if (s != nullptr && (lapsePin(*s, now) || expired(*s, now))) {
@@ -125,7 +143,7 @@ void StickyTable::assign(const Identity& id, std::string node, TimePoint now) {
   // Only an idle slot can be evicted, and s (if any) is about to be used: evict before.
   if (s == nullptr || s->node.empty()) evictFor(1);
   Slot& slot = s != nullptr ? *s : slotFor(id);
-  setNode(slot, std::move(node));
+  setNode(slot, std::move(node), tag);
   slot.last = now;
   place(slot);
 }
@@ -184,12 +202,13 @@ size_t StickyTable::expire(TimePoint now) {
   return dropped;
 }
 
-void StickyTable::pin(const Identity& id, std::string node, std::optional<TimePoint> until) {
+void StickyTable::pin(const Identity& id, std::string node, std::optional<TimePoint> until,
+                      uint32_t tag) {
   if (id.empty() || node.empty()) return;
   Slot* s = find(id);
   if (s == nullptr || s->node.empty()) evictFor(1);
   Slot& slot = s != nullptr ? *s : slotFor(id);
-  setNode(slot, std::move(node));
+  setNode(slot, std::move(node), tag);
   slot.pinned = true;
   slot.pin_until = until;
   place(slot);

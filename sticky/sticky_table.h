@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -26,6 +27,11 @@ namespace tsd::sticky {
 // - Live-connection counts are kept even when an entry's node is erased, so an open/close pair
 //   always balances; such node-less records are invisible to lookup(), size() and entries().
 // All operations are O(1) except eraseNode(), entries() and expire() (which is O(expired)).
+// Nodes are kept by name (what the state file and the admin see) and by an optional numeric
+// tag the caller chooses (the director's node id), so a hit resolves to a node without a
+// name lookup.
+inline constexpr uint32_t kNoTag = UINT32_MAX;
+
 class StickyTable {
  public:
   using Clock = std::chrono::system_clock;  // wall clock: entries survive restarts
@@ -46,11 +52,18 @@ class StickyTable {
   StickyTable(const StickyTable&) = delete;
   StickyTable& operator=(const StickyTable&) = delete;
 
+  struct Hit {
+    std::string_view node;  // valid until the table changes
+    uint32_t tag = kNoTag;
+  };
+  // Read-only lookup for a decision: the entry's node if it has one and is not expired.
+  // Changes nothing (no LRU touch, no TTL restart): assign() does that once connected.
+  std::optional<Hit> peek(const Identity& id, TimePoint now) const;
   // The node for this identity, or nullopt (none, or expired: then it is erased).
   // A hit marks the entry most recently used and restarts its TTL.
   std::optional<std::string> lookup(const Identity& id, TimePoint now);
   // Sticks the identity to `node` (new, or replacing the node). A pinned entry keeps its node.
-  void assign(const Identity& id, std::string node, TimePoint now);
+  void assign(const Identity& id, std::string node, TimePoint now, uint32_t tag = kNoTag);
 
   void connectionOpened(const Identity& id);
   void connectionClosed(const Identity& id, TimePoint now);
@@ -64,7 +77,10 @@ class StickyTable {
   size_t expire(TimePoint now);
 
   // Admin pin: `until` nullopt pins until unpin(). Pins never count as evictable.
-  void pin(const Identity& id, std::string node, std::optional<TimePoint> until);
+  void pin(const Identity& id, std::string node, std::optional<TimePoint> until,
+           uint32_t tag = kNoTag);
+  // Sets every entry's tag from its node name (after restore(), or when ids change).
+  void retag(const std::function<uint32_t(std::string_view node)>& tag_of);
   // Removes the pin. Without live connections the entry goes too (otherwise the user would
   // simply stay stuck there for a TTL); with live ones it becomes an ordinary live entry.
   bool unpin(const Identity& id);
@@ -94,6 +110,7 @@ class StickyTable {
   // most one List: idle_ when evictable, pinned_ when pinned, none while connections live.
   struct Slot {
     std::string node;  // empty: node-less record that only counts live connections
+    uint32_t tag = kNoTag;
     TimePoint last{};  // last use; the TTL counts from here while idle
     uint32_t live = 0;
     bool pinned = false;
@@ -109,7 +126,7 @@ class StickyTable {
   Slot& slotFor(const Identity& id);
   void place(Slot& s);  // puts s in the list its state belongs to
   void unlist(Slot& s);
-  void setNode(Slot& s, std::string node);
+  void setNode(Slot& s, std::string node, uint32_t tag = kNoTag);
   void drop(Slot& s);  // removes the entry, keeping a node-less record if connections live
   void evictFor(size_t incoming);
   bool lapsePin(Slot& s, TimePoint now);  // true if the pin ended

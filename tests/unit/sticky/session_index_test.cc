@@ -98,12 +98,13 @@ TEST(SessionIndexTest, UsableFilterSkipsDownNodes) {
   SessionIndex idx(32, 64);
   idx.update("n1", {suspended("alice", "10.0.0.1", 200)});
   idx.update("n2", {running("alice", "10.0.0.1", 100)});
-  auto not_n1 = [](std::string_view node) { return node != "n1"; };
+  auto not_n1 = [](std::string_view node, uint32_t) { return node != "n1"; };
   auto m = *idx.lookup(ip("10.0.0.1"), not_n1);
   EXPECT_EQ(m.node, "n2");
   EXPECT_FALSE(m.ambiguous);  // only one usable node
   EXPECT_EQ(m.candidates, 1u);
-  EXPECT_EQ(idx.lookup(ip("10.0.0.1"), [](std::string_view) { return false; }), std::nullopt);
+  EXPECT_EQ(idx.lookup(ip("10.0.0.1"), [](std::string_view, uint32_t) { return false; }),
+            std::nullopt);
   EXPECT_TRUE(idx.lookup(ip("10.0.0.1"))->ambiguous);
 }
 

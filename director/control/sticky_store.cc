@@ -1,0 +1,67 @@
+// Sticky persistence on the loop: one write every few seconds at most, atomic on disk.
+#include "director/control/sticky_store.h"
+
+#include <unistd.h>
+
+#include "conf/log.h"
+#include "sticky/persistence.h"
+
+namespace tsd::director {
+namespace {
+constexpr auto kSaveEvery = std::chrono::seconds(10);
+constexpr size_t kMaxStateFile = 512u << 20;
+}  // namespace
+
+StickyStore::StickyStore(event_base* base) : base_(base), table_(100000, std::chrono::hours(8)) {}
+
+void StickyStore::start(const std::string& state_dir) {
+  path_ = state_dir + "/sticky.state";
+  timer_.reset(event_new(
+      base_, -1, EV_PERSIST,
+      [](evutil_socket_t, short, void* a) {
+        auto* s = static_cast<StickyStore*>(a);
+        if (s->dirty_) s->save();
+      },
+      this));
+  timeval tv = toTimeval(kSaveEvery);
+  event_add(timer_.get(), &tv);
+}
+
+void StickyStore::stop() {
+  save();
+  timer_.reset();
+}
+
+void StickyStore::save() {
+  if (path_.empty()) return;
+  auto now = Clock::now();
+  table_.expire(now);
+  Status s = sticky::saveAtomically(path_, sticky::serialize(table_, now));
+  if (!s.ok()) {
+    LOG_WARN("saving sticky state: %s", s.error().c_str());
+    return;
+  }
+  dirty_ = false;
+}
+
+void StickyStore::load(NodeTable& nodes) {
+  auto data = sticky::readFile(path_, kMaxStateFile);
+  if (!data.ok()) {
+    if (access(path_.c_str(), F_OK) == 0)
+      LOG_WARN("sticky state not loaded: %s", data.error().c_str());
+    return;
+  }
+  auto n = sticky::restore(table_, *data, Clock::now(),
+                           [&](std::string_view node) { return nodes.find(node) != nullptr; });
+  if (!n.ok()) {
+    LOG_WARN("sticky state %s ignored: %s", path_.c_str(), n.error().c_str());
+    return;
+  }
+  table_.retag([&](std::string_view node) {
+    NodeRuntime* rt = nodes.find(node);
+    return rt != nullptr ? rt->id : sticky::kNoTag;
+  });
+  LOG_INFO("sticky state: %zu entries restored from %s", table_.size(), path_.c_str());
+}
+
+}  // namespace tsd::director

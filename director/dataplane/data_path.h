@@ -1,0 +1,55 @@
+// DataPath: chooses and builds the forwarder of each connected pair: the eBPF fast path when
+// it is loaded, the user-space path otherwise (and after a demotion). Owns the fast path and
+// the scratch buffer every user-space forwarder shares.
+#pragma once
+
+#include <event2/event.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "conf/config.h"
+#include "conf/result.h"
+#include "director/dataplane/forwarder.h"
+
+namespace tsd::director {
+
+class FastPath;
+
+class DataPath {
+ public:
+  // fast_path auto: load it if the kernel and capabilities allow, otherwise warn and use
+  // user space; ebpf: fail when it cannot be loaded; userspace: never load it.
+  static Result<std::unique_ptr<DataPath>> create(event_base* base, conf::FastPath mode);
+  ~DataPath();
+  DataPath(const DataPath&) = delete;
+  DataPath& operator=(const DataPath&) = delete;
+
+  // Buffer size, idle timeout and demotion threshold for pairs started from now on. The
+  // scratch buffer only grows (forwarders hold a pointer to it).
+  void configure(const conf::DirectorConfig& cfg);
+  size_t scratchSize() const { return scratch_.size(); }
+
+  // `kernel` tells which path took the pair.
+  std::unique_ptr<Forwarder> start(int client_fd, int node_fd, Forwarder::Done done, bool* kernel);
+  std::unique_ptr<Forwarder> userspace(int client_fd, int node_fd, const HalfState& hs,
+                                       Forwarder::Done done);
+
+  bool fastPathActive() const { return fast_path_ != nullptr; }
+  const std::string& fastPathError() const { return fast_path_error_; }
+  FastPath* fastPath() { return fast_path_.get(); }
+
+ private:
+  explicit DataPath(event_base* base);
+
+  event_base* base_;
+  std::unique_ptr<FastPath> fast_path_;
+  std::string fast_path_error_;
+  std::vector<char> scratch_;
+  uint32_t buffer_size_ = 256 * 1024;
+  conf::Duration idle_timeout_{0};
+  uint64_t demote_bytes_ = 4 << 20;
+};
+
+}  // namespace tsd::director

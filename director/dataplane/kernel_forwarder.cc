@@ -1,0 +1,365 @@
+// KernelForwarder and its shared FastPathMonitor: hand-off of a socket pair to the sockmap,
+// half-close once the peer has taken every redirected byte, RST handling, one-way demotion.
+#include "director/dataplane/kernel_forwarder.h"
+
+#include <linux/sockios.h>
+#include <linux/tcp.h>
+#include <sys/epoll.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+
+#include <cerrno>
+#include <cstring>
+#include <string>
+
+#include "conf/log.h"
+#include "director/base/socket_ops.h"
+
+namespace tsd::director {
+namespace {
+
+struct TcpSnap {
+  uint64_t acked = 0;     // tcpi_bytes_acked (the connecting side counts its SYN)
+  uint64_t received = 0;  // tcpi_bytes_received (a received FIN counts 1)
+  uint64_t outq = 0;      // SIOCOUTQ: written but not yet acked
+  uint64_t written() const { return acked + outq; }
+};
+
+bool snap(int fd, TcpSnap& s) {
+  tcp_info ti{};
+  socklen_t len = sizeof ti;
+  int outq = 0;
+  if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) != 0) return false;
+  if (ioctl(fd, SIOCOUTQ, &outq) != 0) return false;
+  s.acked = ti.tcpi_bytes_acked;
+  s.received = ti.tcpi_bytes_received;
+  s.outq = static_cast<uint64_t>(outq);
+  return true;
+}
+
+// Bytes received and already consumed by user space before the hand-off (0 when only
+// MSG_PEEK was used). Retried until no byte arrived between the two reads.
+bool consumedBefore(int fd, uint64_t& consumed) {
+  for (int i = 0; i < 16; ++i) {
+    TcpSnap a, b;
+    int inq = 0;
+    if (!snap(fd, a) || ioctl(fd, SIOCINQ, &inq) != 0 || !snap(fd, b)) return false;
+    if (a.received == b.received) {
+      consumed = a.received - static_cast<uint64_t>(inq);
+      return true;
+    }
+  }
+  return false;
+}
+
+constexpr int kMaxDrainTicks = 200;  // 10 s of 50 ms ticks
+
+// A socket the peer reset is in TCP_CLOSE; one that only got a FIN is in CLOSE_WAIT.
+// Sockets in a sockmap do not always report the reset through SO_ERROR, so look at the state.
+bool wasReset(int fd) {
+  tcp_info ti{};
+  socklen_t len = sizeof ti;
+  if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) != 0) return true;
+  constexpr uint8_t kTcpClose = 7;  // TCP_CLOSE (include/net/tcp_states.h)
+  return ti.tcpi_state == kTcpClose;
+}
+
+// Bytes queued before insertion wait for the next packet unless the socket is poked; a peek
+// consumes nothing (a real read would leave the fd readable for ever).
+void kick(int fd) {
+  char b;
+  (void)recv(fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+}
+
+uint64_t satSub(uint64_t a, uint64_t b) { return a > b ? a - b : 0; }
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+FastPathMonitor::FastPathMonitor(event_base* base)
+    : base_(base),
+      epfd_(epoll_create1(EPOLL_CLOEXEC)),
+      epoll_ev_(
+          event_new(base, epfd_.get(), EV_READ | EV_PERSIST, &FastPathMonitor::onEpoll, this)),
+      tick_ev_(event_new(base, -1, EV_PERSIST, &FastPathMonitor::onTick, this)) {
+  if (epoll_ev_) event_add(epoll_ev_.get(), nullptr);
+}
+
+Result<uint64_t> FastPathMonitor::add(KernelForwarder* f, int client_fd, int node_fd) {
+  if (!epfd_.valid() || !epoll_ev_ || !tick_ev_) return makeError("fast path monitor: no epoll");
+  uint64_t id = next_id_++;
+  int fds[2] = {client_fd, node_fd};
+  for (int side = 0; side < 2; ++side) {
+    epoll_event ev{};
+    ev.events = EPOLLRDHUP;  // EPOLLERR and EPOLLHUP come anyway; no EPOLLIN: no per-packet wakeup
+    ev.data.u64 = id << 1 | static_cast<uint64_t>(side);
+    if (epoll_ctl(epfd_.get(), EPOLL_CTL_ADD, fds[side], &ev) != 0) {
+      std::string err = strerror(errno);
+      if (side == 1) epoll_ctl(epfd_.get(), EPOLL_CTL_DEL, client_fd, nullptr);
+      return makeError("fast path monitor: epoll_ctl: " + err);
+    }
+  }
+  forwarders_.emplace(id, f);
+  if (!evtimer_pending(tick_ev_.get(), nullptr)) {
+    timeval tv = toTimeval(kTick);
+    evtimer_add(tick_ev_.get(), &tv);
+  }
+  return id;
+}
+
+void FastPathMonitor::remove(uint64_t id, int client_fd, int node_fd) {
+  if (forwarders_.erase(id) == 0) return;
+  epoll_ctl(epfd_.get(), EPOLL_CTL_DEL, client_fd, nullptr);
+  epoll_ctl(epfd_.get(), EPOLL_CTL_DEL, node_fd, nullptr);
+  if (forwarders_.empty()) evtimer_del(tick_ev_.get());  // idle: no wakeups at all
+}
+
+void FastPathMonitor::watchEdge(uint64_t id, int side, int fd) {
+  epoll_event ev{};
+  ev.events = EPOLLRDHUP | EPOLLET;
+  ev.data.u64 = id << 1 | static_cast<uint64_t>(side);
+  epoll_ctl(epfd_.get(), EPOLL_CTL_MOD, fd, &ev);
+}
+
+void FastPathMonitor::onEpoll(evutil_socket_t, short, void* arg) {
+  auto* self = static_cast<FastPathMonitor*>(arg);
+  epoll_event evs[64];
+  int n;
+  do {
+    n = epoll_wait(self->epfd_.get(), evs, 64, 0);
+    for (int i = 0; i < n; ++i) {
+      // Look the forwarder up each time: an earlier event may have finished (freed) it.
+      auto it = self->forwarders_.find(evs[i].data.u64 >> 1);
+      if (it != self->forwarders_.end()) {
+        it->second->onSocketEvent(static_cast<int>(evs[i].data.u64 & 1), evs[i].events);
+      }
+    }
+  } while (n == 64);
+}
+
+void FastPathMonitor::onTick(evutil_socket_t, short, void* arg) {
+  auto* self = static_cast<FastPathMonitor*>(arg);
+  self->tick_ids_.clear();
+  for (const auto& [id, f] : self->forwarders_) self->tick_ids_.push_back(id);
+  for (uint64_t id : self->tick_ids_) {
+    auto it = self->forwarders_.find(id);
+    if (it != self->forwarders_.end()) it->second->onTick();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+KernelForwarder::KernelForwarder(FastPath& fp, uint64_t demote_bytes, Done done)
+    : fp_(fp), demote_bytes_(demote_bytes), done_(std::move(done)) {}
+
+KernelForwarder::~KernelForwarder() {
+  if (phase_ != Phase::kDone) detach();
+}
+
+Result<std::unique_ptr<KernelForwarder>> KernelForwarder::start(FastPath& fp, event_base* base,
+                                                                int client_fd, int node_fd,
+                                                                uint64_t demote_bytes, Done done) {
+  std::unique_ptr<KernelForwarder> f(new KernelForwarder(fp, demote_bytes, std::move(done)));
+  f->sides_[kClient].fd = client_fd;
+  f->sides_[kNode].fd = node_fd;
+  if (Status s = f->handOff(base); !s.ok()) {
+    f->detach();
+    f->phase_ = Phase::kDone;
+    return makeError(s.error());
+  }
+  return f;
+}
+
+Status KernelForwarder::handOff(event_base* base) {
+  for (Side& s : sides_) {
+    TcpSnap t;
+    if (!snap(s.fd, t) || !consumedBefore(s.fd, s.base_received)) {
+      return makeError(std::string("fast path: tcp_info: ") + strerror(errno));
+    }
+    s.base_written = t.written();
+    s.acked_seen = t.acked;
+    auto reg = fp_.registerSocket(s.fd);
+    if (!reg.ok()) return makeError(reg.error());
+    s.sock = *reg;
+    s.registered = true;
+  }
+  monitor_ = &fp_.monitor(base);
+  auto id = monitor_->add(this, sides_[kClient].fd, sides_[kNode].fd);
+  if (!id.ok()) {
+    monitor_ = nullptr;
+    return makeError(id.error());
+  }
+  monitor_id_ = *id;
+  if (Status s = insertPair(); !s.ok()) return s;
+  kick(sides_[kClient].fd);
+  kick(sides_[kNode].fd);
+  return {};
+}
+
+// Targets first: a verdict must never redirect to a peer that is not in the map yet.
+Status KernelForwarder::insertPair() {
+  for (int s = 0; s < 2; ++s) {
+    Status st = fp_.insertTarget(sides_[s].sock.cookie, sides_[1 - s].fd);
+    if (!st.ok()) return st;
+    sides_[s].in_target = true;
+  }
+  for (Side& s : sides_) {
+    Status st = fp_.insertVerdict(s.sock.cookie, s.fd);
+    if (!st.ok()) {
+      // Bytes already moved by the first socket would be lost by a user-space fallback.
+      if (sides_[kClient].in_verdict && fp_.redirectedBytes(sides_[kClient].sock.slot) > 0) {
+        setAbortiveClose(sides_[kClient].fd);
+        setAbortiveClose(sides_[kNode].fd);
+        return makeError(st.error() + " (after bytes moved: pair must be reset)");
+      }
+      return st;
+    }
+    s.in_verdict = true;
+  }
+  return {};
+}
+
+ForwardStats KernelForwarder::stats() const {
+  if (phase_ == Phase::kDone) return final_;
+  ForwardStats st;
+  st.up = fp_.redirectedBytes(sides_[kClient].sock.slot);
+  st.down = fp_.redirectedBytes(sides_[kNode].sock.slot);
+  return st;
+}
+
+void KernelForwarder::abort() {
+  if (phase_ != Phase::kDone) resetBoth();
+}
+
+void KernelForwarder::onSocketEvent(int side, uint32_t events) {
+  if (phase_ == Phase::kDone) return;
+  Side& s = sides_[side];
+  // TCP_CLOSE means a reset only while we have not shut this socket's write side: after our
+  // FIN it is also where an orderly close ends (LAST_ACK, TIME_WAIT hand-off).
+  bool we_sent_fin = sides_[1 - side].fin_passed;
+  if (takeSocketError(s.fd) != 0 || (events & EPOLLERR) != 0 || (!we_sent_fin && wasReset(s.fd))) {
+    return resetBoth();
+  }
+  if ((events & (EPOLLRDHUP | EPOLLHUP)) == 0 || s.rdhup) return;
+  s.rdhup = true;
+  monitor_->watchEdge(monitor_id_, side, s.fd);
+  if (phase_ != Phase::kRunning) return;  // a demoted pair: user space will read the EOF
+  tryPassFin(side);
+  if (sides_[kClient].fin_passed && sides_[kNode].fin_passed) return finish(ForwardEnd::kClosed);
+}
+
+void KernelForwarder::onTick() {
+  if (phase_ == Phase::kDone) return;
+  if (++ticks_ == 1) {  // a second kick, in case bytes raced the first one
+    kick(sides_[kClient].fd);
+    kick(sides_[kNode].fd);
+  }
+  if (phase_ == Phase::kDemoting) {
+    if (drained(kClient) && drained(kNode)) {
+      LOG_DEBUG("fast path: fds %d/%d drained, continuing in user space", sides_[kClient].fd,
+                sides_[kNode].fd);
+      return finish(ForwardEnd::kDemote);
+    }
+    // Known limit: with bulk both ways and a peer that stops reading while its own sends are
+    // blocked (an echo loop), one direction cannot drain until the other is read, and neither
+    // is read while draining. Reset such a pair rather than let it hang for ever.
+    if (ticks_ - demote_tick_ > kMaxDrainTicks) {
+      LOG_WARN("fast path: fds %d/%d did not drain within %d ms after demotion; resetting",
+               sides_[kClient].fd, sides_[kNode].fd, kMaxDrainTicks * 50);
+      return resetBoth();
+    }
+    return;
+  }
+  for (int s = 0; s < 2; ++s) tryPassFin(s);
+  if (sides_[kClient].fin_passed && sides_[kNode].fin_passed) return finish(ForwardEnd::kClosed);
+  if (queueAboveCap(kClient) || queueAboveCap(kNode)) beginDemote();
+}
+
+// src sent FIN: shut the peer's write side once every byte src received was redirected (the
+// parser caught up) and the peer's socket took all of them; earlier would strand bytes.
+void KernelForwarder::tryPassFin(int src) {
+  Side& s = sides_[src];
+  Side& d = sides_[1 - src];
+  if (!s.rdhup || s.fin_passed) return;
+  TcpSnap ts, td;
+  if (!snap(s.fd, ts) || !snap(d.fd, td)) return;
+  uint64_t counted = fp_.redirectedBytes(s.sock.slot);
+  uint64_t received = ts.received - s.base_received;  // data plus 1 for the FIN
+  if (counted + 1 < received) return;
+  if (td.written() - d.base_written < counted) return;
+  shutdown(d.fd, SHUT_WR);
+  s.fin_passed = true;
+}
+
+// Every byte src redirected is in the peer's TCP send queue (none left in the psock backlog).
+bool KernelForwarder::drained(int src) const {
+  if (sides_[src].fin_passed) return true;
+  const Side& d = sides_[1 - src];
+  TcpSnap td;
+  if (!snap(d.fd, td)) return true;  // the peer is gone: nothing more to wait for
+  return td.written() - d.base_written >= fp_.redirectedBytes(sides_[src].sock.slot);
+}
+
+// Bytes redirected towards src's peer and not yet acked by its remote end (peer send queue
+// plus psock backlog). Checked without a syscall until the cheap upper bound passes the cap.
+bool KernelForwarder::queueAboveCap(int src) {
+  if (sides_[src].fin_passed) return false;
+  Side& d = sides_[1 - src];
+  uint64_t sent_total = d.base_written + fp_.redirectedBytes(sides_[src].sock.slot);
+  if (satSub(sent_total, d.acked_seen) <= demote_bytes_) return false;
+  TcpSnap td;
+  if (!snap(d.fd, td)) return false;
+  d.acked_seen = td.acked;
+  return satSub(sent_total, td.acked) > demote_bytes_;
+}
+
+// One-way: out of the verdict map now (new bytes stay in the receive queues for user space),
+// out of the target map once the peer queues are drained. Never re-inserted.
+void KernelForwarder::beginDemote() {
+  for (Side& s : sides_) {
+    if (s.in_verdict) fp_.removeVerdict(s.sock.cookie);
+    s.in_verdict = false;
+  }
+  phase_ = Phase::kDemoting;
+  demote_tick_ = ticks_;
+  LOG_DEBUG("fast path: demoting fds %d/%d (queue above %llu bytes)", sides_[kClient].fd,
+            sides_[kNode].fd, static_cast<unsigned long long>(demote_bytes_));
+  if (drained(kClient) && drained(kNode)) finish(ForwardEnd::kDemote);
+}
+
+void KernelForwarder::resetBoth() {
+  setAbortiveClose(sides_[kClient].fd);
+  setAbortiveClose(sides_[kNode].fd);
+  finish(ForwardEnd::kReset);
+}
+
+// Calls done last: it may free us.
+void KernelForwarder::finish(ForwardEnd end) {
+  if (phase_ == Phase::kDone) return;
+  final_ = stats();
+  HalfState hs{sides_[kClient].fin_passed, sides_[kNode].fin_passed};
+  detach();
+  phase_ = Phase::kDone;
+  Done cb = std::move(done_);
+  done_ = nullptr;
+  if (cb) cb(end, final_, hs);
+}
+
+// Verdict map first (stop redirecting), then targets, then the counter slots.
+void KernelForwarder::detach() {
+  if (monitor_ != nullptr) monitor_->remove(monitor_id_, sides_[kClient].fd, sides_[kNode].fd);
+  monitor_ = nullptr;
+  for (Side& s : sides_) {
+    if (s.in_verdict) fp_.removeVerdict(s.sock.cookie);
+    s.in_verdict = false;
+  }
+  for (Side& s : sides_) {
+    if (s.in_target) fp_.removeTarget(s.sock.cookie);
+    s.in_target = false;
+  }
+  for (Side& s : sides_) {
+    if (s.registered) fp_.unregisterSocket(s.sock);
+    s.registered = false;
+  }
+}
+
+}  // namespace tsd::director

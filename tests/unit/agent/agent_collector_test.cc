@@ -1,0 +1,159 @@
+// The collector's system side: bounded command runs, and a whole collection over a fake /proc,
+// a fake x2golistsessions_root and an external command.
+#include "healthcheck/agent/agent_collector.h"
+
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+
+namespace tsd::health {
+namespace {
+
+using std::chrono::milliseconds;
+
+TEST(AgentCommand, CapturesStdoutAndExitCode) {
+  auto r = runCommand({"/bin/sh", "-c", "echo hi; echo err >&2; exit 3"}, milliseconds(10000));
+  ASSERT_TRUE(r.ok()) << r.error();
+  EXPECT_EQ(r->out, "hi\n");
+  EXPECT_EQ(r->exit_code, 3);
+  EXPECT_FALSE(r->timed_out);
+}
+
+TEST(AgentCommand, HangingCommandIsKilledAtTheDeadline) {
+  // The background sleep keeps stdout open: the whole process group must be killed.
+  auto r = runCommand({"/bin/sh", "-c", "sleep 30 & sleep 30"}, milliseconds(200));
+  ASSERT_TRUE(r.ok()) << r.error();
+  EXPECT_TRUE(r->timed_out);
+  EXPECT_EQ(r->exit_code, -1);
+}
+
+TEST(AgentCommand, EndlessOutputIsCapped) {
+  auto r = runCommand({"yes"}, milliseconds(10000), 1000);
+  ASSERT_TRUE(r.ok()) << r.error();
+  EXPECT_TRUE(r->truncated);
+  EXPECT_EQ(r->out.size(), 1000u);
+}
+
+TEST(AgentCommand, MissingProgramIsAnError) {
+  EXPECT_FALSE(runCommand({"tsd-no-such-program-xyz"}, milliseconds(1000)).ok());
+  EXPECT_FALSE(runCommand({}, milliseconds(1000)).ok());
+  EXPECT_EQ(findExecutable("tsd-no-such-program-xyz"), "");
+  EXPECT_EQ(findExecutable("sh").empty(), false);
+}
+
+class FakeNode : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/tsd-agent-proc-XXXXXX";
+    ASSERT_NE(::mkdtemp(tmpl), nullptr);
+    root_ = tmpl;
+    namespace fs = std::filesystem;
+    fs::create_directories(root_ + "/proc/net");
+    fs::create_directories(root_ + "/proc/201/fd");
+    fs::create_directories(root_ + "/proc/555/fd");
+    fs::create_directories(root_ + "/tmux");
+    write("proc/loadavg", "3.00 2.00 1.00 2/300 4000\n");
+    write("proc/meminfo", "MemTotal: 100 kB\nMemAvailable:  4242 kB\n");
+    write("proc/vmstat", "pswpin 10\n");
+    write("proc/stat", "cpu 1 2 3\nbtime 1700000000\n");
+    write("proc/net/tcp",
+          "  sl  local_address rem_address   st\n"
+          "   1: 0101A8C0:0016 0501A8C0:D431 01 00000000:00000000 02:0009E7A4 00000000     0    "
+          "    0 30456 4 0000000000000000 20 4 29 10 -1\n");
+    write("proc/201/comm", "sshd\n");
+    write("proc/201/cmdline", std::string("sshd: alice@pts/0\0", 18));
+    write("proc/201/stat",
+          "201 (sshd) S 1 201 201 0 -1 4194560 1 0 0 0 0 0 0 0 20 0 1 0 500 1000 20\n");
+    ::symlink("socket:[30456]", (root_ + "/proc/201/fd/3").c_str());
+    ::symlink("/dev/null", (root_ + "/proc/201/fd/0").c_str());
+    write("proc/555/comm", "bash\n");  // not sshd: ignored
+    write("x2go", "#!/bin/sh\necho '1|carol-50|50|n|S|t|c|10.0.0.7|1|2|t|carol|100|3'\n");
+    ::chmod((root_ + "/x2go").c_str(), 0755);
+  }
+  void TearDown() override { std::system(("rm -rf '" + root_ + "'").c_str()); }
+  void write(const std::string& rel, const std::string& content) {
+    std::ofstream(root_ + "/" + rel, std::ios::binary) << content;
+  }
+  CollectorOptions options() {
+    CollectorOptions o;
+    o.node_name = "fake";
+    o.proc_dir = root_ + "/proc";
+    o.tmux_tmpdir = root_ + "/tmux";
+    o.x2go_command = root_ + "/x2go";
+    o.sessions_command = "echo 'dave nx suspended 10.0.0.8 1700000500'; echo broken";
+    return o;
+  }
+  std::string root_;
+};
+
+TEST_F(FakeNode, CollectsFiguresAndEverySource) {
+  InventoryCollector c(options());
+  AgentReport r = c.collect();
+  EXPECT_EQ(r.node, "fake");
+  long cpus = std::max(1L, ::sysconf(_SC_NPROCESSORS_ONLN));
+  EXPECT_DOUBLE_EQ(r.load_per_cpu, 3.0 / static_cast<double>(cpus));
+  EXPECT_EQ(r.mem_available_kib, 4242u);
+  EXPECT_EQ(r.swap_in_per_s, 0.0);
+  long ticks = ::sysconf(_SC_CLK_TCK);
+  ASSERT_EQ(r.sessions.size(), 3u);
+  // Suspended first, then newest first (carol's X2Go session started 100 s ago).
+  EXPECT_EQ(r.sessions[0].user, "carol");
+  EXPECT_EQ(r.sessions[0].kind, SessionKind::kX2go);
+  EXPECT_EQ(r.sessions[0].client_address, "10.0.0.7");
+  EXPECT_EQ(r.sessions[1], (AgentSession{"dave", SessionKind::kNx, true, "10.0.0.8", 1700000500}));
+  EXPECT_EQ(r.sessions[2], (AgentSession{"alice", SessionKind::kSsh, false, "192.168.1.5",
+                                         1700000000 + 500 / ticks}));
+  EXPECT_EQ(r.sessions_running, 1u);
+  EXPECT_EQ(r.sessions_suspended, 2u);
+  ASSERT_EQ(c.warnings().size(), 1u);
+  EXPECT_NE(c.warnings()[0].find("1 invalid line"), std::string::npos) << c.warnings()[0];
+}
+
+TEST_F(FakeNode, FailingSourcesAreWarningsNotFailures) {
+  CollectorOptions o = options();
+  o.sessions_command = "exit 7";
+  o.proc_dir = root_ + "/absent";
+  InventoryCollector c(o);
+  AgentReport r = c.collect();
+  ASSERT_EQ(r.sessions.size(), 1u);  // x2go still answers
+  EXPECT_GE(c.warnings().size(), 4u);
+}
+
+TEST_F(FakeNode, DetachedTmuxSessionNamesItsSshClientFromTheTmuxEnvironment) {
+  std::string tmux = findExecutable("tmux");
+  if (tmux.empty()) GTEST_SKIP() << "tmux is not installed";
+  // A real tmux server on a private socket, in a directory laid out like /tmp/tmux-UID.
+  std::string dir = root_ + "/tmux/tmux-" + std::to_string(::getuid());
+  std::filesystem::create_directories(dir);
+  ::chmod(dir.c_str(), 0700);
+  std::string socket = dir + "/default";
+  auto run = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), {tmux, "-S", socket});
+    auto r = runCommand(args, milliseconds(10000));
+    return r.ok() && r->exit_code == 0;
+  };
+  ASSERT_TRUE(run({"new-session", "-d", "-s", "my desk", "sleep 60"}));
+  ASSERT_TRUE(
+      run({"set-environment", "-t", "=my desk", "SSH_CONNECTION", "10.9.8.7 50000 10.0.0.1 22"}));
+  CollectorOptions o = options();
+  o.proc_dir = root_ + "/absent";  // no live ssh session and nothing remembered
+  o.sessions_command.clear();
+  InventoryCollector c(o);
+  AgentReport r = c.collect();
+  run({"kill-server"});
+  std::vector<AgentSession> tmux_sessions;
+  for (const auto& s : r.sessions) {
+    if (s.kind == SessionKind::kTmux) tmux_sessions.push_back(s);
+  }
+  ASSERT_EQ(tmux_sessions.size(), 1u);
+  EXPECT_TRUE(tmux_sessions[0].suspended);
+  EXPECT_EQ(tmux_sessions[0].client_address, "10.9.8.7");
+  EXPECT_GT(tmux_sessions[0].since_unix, 0);
+}
+
+}  // namespace
+}  // namespace tsd::health

@@ -1,0 +1,414 @@
+// FastPath + KernelForwarder over real loopback pairs (client<->director, director<->node):
+// bytes intact, half-close, RST, many connections, demotion. Needs root (CAP_BPF, CAP_NET_ADMIN).
+#ifdef TSD_HAVE_BPF
+#include "director/dataplane/fast_path.h"
+
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <gtest/gtest.h>
+#include <linux/capability.h>
+#include <poll.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstring>
+#include <optional>
+#include <thread>
+#include <vector>
+
+#include "director/dataplane/kernel_forwarder.h"
+
+namespace tsd::director {
+namespace {
+
+constexpr uint64_t kNoDemote = ~uint64_t{0};
+
+// Byte i of stream `seed`: a position-dependent pattern, so loss, duplication and reordering
+// all show up, not only a wrong length.
+uint8_t pattern(uint64_t seed, uint64_t i) { return static_cast<uint8_t>((i * 131 + seed) % 251); }
+
+bool writeAll(int fd, uint64_t seed, uint64_t from, uint64_t n) {
+  std::vector<uint8_t> buf(256 * 1024);
+  for (uint64_t off = from; off < from + n;) {
+    size_t len = static_cast<size_t>(std::min<uint64_t>(buf.size(), from + n - off));
+    for (size_t i = 0; i < len; ++i) buf[i] = pattern(seed, off + i);
+    ssize_t w = send(fd, buf.data(), len, MSG_NOSIGNAL);
+    if (w <= 0) return false;
+    off += static_cast<uint64_t>(w);
+  }
+  return true;
+}
+
+// Reads to EOF (or `limit` bytes) checking the pattern; the number of good bytes, or nullopt.
+// `pace` sleeps between reads to make a slow reader.
+std::optional<uint64_t> readCheck(int fd, uint64_t seed, uint64_t from = 0,
+                                  uint64_t limit = kNoDemote, int pace_us = 0) {
+  std::vector<uint8_t> buf(64 * 1024);
+  uint64_t got = from;
+  while (got < limit) {
+    size_t want = static_cast<size_t>(std::min<uint64_t>(buf.size(), limit - got));
+    ssize_t r = recv(fd, buf.data(), want, 0);
+    if (r < 0) return std::nullopt;
+    if (r == 0) break;
+    for (ssize_t i = 0; i < r; ++i) {
+      if (buf[i] != pattern(seed, got + i)) return std::nullopt;
+    }
+    got += static_cast<uint64_t>(r);
+    if (pace_us > 0) std::this_thread::sleep_for(std::chrono::microseconds(pace_us));
+  }
+  return got - from;
+}
+
+int countFds() {
+  int n = 0;
+  DIR* d = opendir("/proc/self/fd");
+  while (readdir(d) != nullptr) ++n;
+  closedir(d);
+  return n;
+}
+
+// client <-> dc (accepted by the "director"), dn (connected by the "director") <-> node.
+struct Chain {
+  UniqueFd client, dc, dn, node;
+};
+
+std::pair<UniqueFd, UniqueFd> tcpPair(int listen_fd, const sockaddr_in& addr) {
+  UniqueFd c(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  EXPECT_EQ(connect(c.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof addr), 0);
+  UniqueFd a(accept4(listen_fd, nullptr, nullptr, SOCK_CLOEXEC));
+  return {std::move(c), std::move(a)};
+}
+
+class FastPathTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (geteuid() != 0) GTEST_SKIP() << "needs root (CAP_BPF + CAP_NET_ADMIN)";
+    auto fp = FastPath::load(4096);
+    if (!fp.ok()) GTEST_SKIP() << fp.error();
+    fp_ = std::move(fp).value();
+    listener_.reset(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    addr_.sin_family = AF_INET;
+    addr_.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof addr_;
+    ASSERT_EQ(bind(listener_.get(), reinterpret_cast<sockaddr*>(&addr_), len), 0);
+    ASSERT_EQ(listen(listener_.get(), 1024), 0);
+    ASSERT_EQ(getsockname(listener_.get(), reinterpret_cast<sockaddr*>(&addr_), &len), 0);
+  }
+  void TearDown() override {
+    fp_.reset();  // before the event_base its monitor used
+  }
+
+  Chain chain() {
+    Chain c;
+    std::tie(c.client, c.dc) = tcpPair(listener_.get(), addr_);
+    std::tie(c.dn, c.node) = tcpPair(listener_.get(), addr_);
+    // A lost byte or FIN must fail the test, not hang it.
+    timeval tv{20, 0};
+    for (int fd : {c.client.get(), c.node.get()}) {
+      setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+      setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    }
+    return c;
+  }
+
+  struct Outcome {
+    bool done = false;
+    ForwardEnd end{};
+    ForwardStats stats;
+    HalfState half;
+  };
+
+  std::unique_ptr<KernelForwarder> start(Chain& c, Outcome& out, uint64_t demote = kNoDemote) {
+    auto f =
+        KernelForwarder::start(*fp_, base_.get(), c.dc.get(), c.dn.get(), demote,
+                               [&out](ForwardEnd e, const ForwardStats& s, const HalfState& h) {
+                                 out = Outcome{true, e, s, h};
+                               });
+    EXPECT_TRUE(f.ok()) << f.error();
+    return f.ok() ? std::move(f).value() : nullptr;
+  }
+
+  // Runs the loop until pred(); a hang fails the test instead of blocking CI for ever.
+  template <typename Pred>
+  void runUntil(Pred pred) {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+    while (!pred()) {
+      ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "event loop hung";
+      event_base_loop(base_.get(), EVLOOP_ONCE);
+    }
+  }
+
+  EventBasePtr base_{event_base_new()};
+  std::unique_ptr<FastPath> fp_;
+  UniqueFd listener_;
+  sockaddr_in addr_{};
+};
+
+TEST_F(FastPathTest, BulkBothWaysAtOnceIsIntact) {
+  constexpr uint64_t kBytes = 64ull << 20;
+  Chain c = chain();
+  Outcome out;
+  auto f = start(c, out);
+  ASSERT_NE(f, nullptr);
+  std::optional<uint64_t> at_node, at_client;
+  std::thread up([&] {
+    EXPECT_TRUE(writeAll(c.client.get(), 1, 0, kBytes));
+    shutdown(c.client.get(), SHUT_WR);
+    at_client = readCheck(c.client.get(), 2);
+  });
+  std::thread down([&] {
+    EXPECT_TRUE(writeAll(c.node.get(), 2, 0, kBytes));
+    shutdown(c.node.get(), SHUT_WR);
+    at_node = readCheck(c.node.get(), 1);
+  });
+  runUntil([&] { return out.done; });
+  up.join();
+  down.join();
+  EXPECT_EQ(out.end, ForwardEnd::kClosed);
+  EXPECT_EQ(at_node, kBytes);
+  EXPECT_EQ(at_client, kBytes);
+  EXPECT_EQ(out.stats.up, kBytes);
+  EXPECT_EQ(out.stats.down, kBytes);
+  auto st = fp_->stats();
+  ASSERT_TRUE(st.ok()) << st.error();
+  EXPECT_EQ(st->bytes[TSD_STAT_REDIRECTED], 2 * kBytes);
+  EXPECT_EQ(st->packets[TSD_STAT_NO_PEER], 0u);
+  EXPECT_EQ(fp_->mapEntries(), 0u);
+}
+
+TEST_F(FastPathTest, ServerSpeaksFirst) {
+  Chain c = chain();
+  Outcome out;
+  auto f = start(c, out);
+  ASSERT_NE(f, nullptr);
+  const char banner[] = "SSH-2.0-test\r\n";
+  ASSERT_EQ(send(c.node.get(), banner, sizeof banner - 1, 0), ssize_t(sizeof banner - 1));
+  char buf[64] = {};
+  std::thread t([&] {
+    EXPECT_EQ(recv(c.client.get(), buf, sizeof banner - 1, MSG_WAITALL),
+              ssize_t(sizeof banner - 1));
+    EXPECT_EQ(send(c.client.get(), "hi", 2, 0), 2);
+    char r[2];
+    EXPECT_EQ(recv(c.node.get(), r, 2, MSG_WAITALL), 2);
+    shutdown(c.client.get(), SHUT_WR);
+    shutdown(c.node.get(), SHUT_WR);
+  });
+  runUntil([&] { return out.done; });
+  t.join();
+  EXPECT_STREQ(buf, banner);
+  EXPECT_EQ(out.end, ForwardEnd::kClosed);
+  EXPECT_EQ(out.stats.up, 2u);
+  EXPECT_EQ(out.stats.down, sizeof banner - 1);
+}
+
+// One side sends megabytes and FIN at once while the other reads late; then the other
+// direction still flows in the kernel.
+class HalfCloseTest : public FastPathTest, public ::testing::WithParamInterface<bool> {};
+
+TEST_P(HalfCloseTest, NoByteLostWithMegabytesInFlight) {
+  const bool client_first = GetParam();
+  constexpr uint64_t kFirst = 24ull << 20, kSecond = 8ull << 20;
+  Chain c = chain();
+  Outcome out;
+  auto f = start(c, out);
+  ASSERT_NE(f, nullptr);
+  int first = client_first ? c.client.get() : c.node.get();
+  int second = client_first ? c.node.get() : c.client.get();
+  std::optional<uint64_t> got1, got2;
+  std::thread w([&] {
+    EXPECT_TRUE(writeAll(first, 5, 0, kFirst));
+    shutdown(first, SHUT_WR);
+    got2 = readCheck(first, 6);
+  });
+  std::thread r([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));  // FIN arrives long before
+    got1 = readCheck(second, 5);
+    EXPECT_TRUE(writeAll(second, 6, 0, kSecond));
+    shutdown(second, SHUT_WR);
+  });
+  runUntil([&] { return out.done; });
+  w.join();
+  r.join();
+  EXPECT_EQ(out.end, ForwardEnd::kClosed);
+  EXPECT_EQ(got1, kFirst);
+  EXPECT_EQ(got2, kSecond);
+  EXPECT_TRUE(out.half.up_eof && out.half.down_eof);
+  EXPECT_EQ(fp_->mapEntries(), 0u);
+}
+INSTANTIATE_TEST_SUITE_P(EachSide, HalfCloseTest, ::testing::Values(true, false),
+                         [](const auto& i) { return i.param ? "ClientFirst" : "NodeFirst"; });
+
+class ResetTest : public FastPathTest, public ::testing::WithParamInterface<bool> {};
+
+TEST_P(ResetTest, ResetAbortsBothAndTheOtherSideSeesReset) {
+  const bool client_resets = GetParam();
+  Chain c = chain();
+  Outcome out;
+  auto f = start(c, out);
+  ASSERT_NE(f, nullptr);
+  UniqueFd& resetter = client_resets ? c.client : c.node;
+  UniqueFd& other = client_resets ? c.node : c.client;
+  ASSERT_EQ(send(resetter.get(), "abc", 3, 0), 3);
+  char buf[3];
+  ASSERT_EQ(recv(other.get(), buf, 3, MSG_WAITALL), 3);
+  linger l{1, 0};
+  setsockopt(resetter.get(), SOL_SOCKET, SO_LINGER, &l, sizeof l);
+  resetter.reset();
+  runUntil([&] { return out.done; });
+  EXPECT_EQ(out.end, ForwardEnd::kReset);
+  f.reset();
+  c.dc.reset();  // the owner closes; the forwarder set SO_LINGER {1, 0}
+  c.dn.reset();
+  EXPECT_EQ(recv(other.get(), buf, 1, 0), -1);
+  EXPECT_EQ(errno, ECONNRESET);
+  EXPECT_EQ(fp_->mapEntries(), 0u);
+}
+INSTANTIATE_TEST_SUITE_P(EachSide, ResetTest, ::testing::Values(true, false),
+                         [](const auto& i) { return i.param ? "Client" : "Node"; });
+
+TEST_F(FastPathTest, AbortResetsBoth) {
+  Chain c = chain();
+  Outcome out;
+  auto f = start(c, out);
+  ASSERT_NE(f, nullptr);
+  f->abort();
+  ASSERT_TRUE(out.done);
+  EXPECT_EQ(out.end, ForwardEnd::kReset);
+  EXPECT_EQ(fp_->mapEntries(), 0u);
+  c.dc.reset();
+  char b;
+  EXPECT_EQ(recv(c.client.get(), &b, 1, 0), -1);
+  EXPECT_EQ(errno, ECONNRESET);
+}
+
+TEST_F(FastPathTest, ThousandsOfShortConnectionsLeaveNothingBehind) {
+  constexpr int kTotal = 2000, kBatch = 200;
+  fp_->monitor(base_.get());  // its epoll fd lives as long as the FastPath: not a leak
+  const int fds_before = countFds();
+  for (int done_total = 0; done_total < kTotal; done_total += kBatch) {
+    std::vector<Chain> chains(kBatch);
+    std::vector<Outcome> outs(kBatch);
+    std::vector<std::unique_ptr<KernelForwarder>> fwds;
+    for (int i = 0; i < kBatch; ++i) {
+      chains[i] = chain();
+      fwds.push_back(start(chains[i], outs[i]));
+      ASSERT_NE(fwds.back(), nullptr);
+      ASSERT_TRUE(writeAll(chains[i].client.get(), 7, 0, 100));
+      ASSERT_TRUE(writeAll(chains[i].node.get(), 8, 0, 300));
+      shutdown(chains[i].client.get(), SHUT_WR);
+      shutdown(chains[i].node.get(), SHUT_WR);
+    }
+    runUntil([&] {
+      for (const Outcome& o : outs) {
+        if (!o.done) return false;
+      }
+      return true;
+    });
+    for (int i = 0; i < kBatch; ++i) {
+      EXPECT_EQ(outs[i].end, ForwardEnd::kClosed);
+      EXPECT_EQ(readCheck(chains[i].node.get(), 7), 100u);
+      EXPECT_EQ(readCheck(chains[i].client.get(), 8), 300u);
+    }
+  }
+  EXPECT_EQ(fp_->mapEntries(), 0u);
+  EXPECT_EQ(countFds(), fds_before);
+}
+
+TEST_F(FastPathTest, BytesSentBeforeHandOffAreDelivered) {
+  Chain c = chain();
+  ASSERT_TRUE(writeAll(c.client.get(), 3, 0, 1000));
+  ASSERT_TRUE(writeAll(c.node.get(), 4, 0, 500));
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));  // let them land in the queues
+  char peek[16];
+  ASSERT_GT(recv(c.dc.get(), peek, sizeof peek, MSG_PEEK), 0);  // what an SNI sniffer does
+  Outcome out;
+  auto f = start(c, out);
+  ASSERT_NE(f, nullptr);
+  EXPECT_EQ(readCheck(c.node.get(), 3, 0, 1000), 1000u);
+  EXPECT_EQ(readCheck(c.client.get(), 4, 0, 500), 500u);
+  f->abort();
+}
+
+// The node reads slowly, the client sends fast: the forwarder demotes once; the test then
+// carries the rest in user space (as the lead's UserspaceForwarder would) and checks every byte.
+TEST_F(FastPathTest, SlowReaderIsDemotedWithoutLosingBytes) {
+  constexpr uint64_t kBefore = 16ull << 20, kAfter = 4ull << 20, kDown = 256 << 10;
+  Chain c = chain();
+  Outcome out;
+  auto f = start(c, out, 1 << 20);
+  ASSERT_NE(f, nullptr);
+  std::atomic<bool> demoted{false};
+  std::optional<uint64_t> at_node, at_client;
+  std::thread writer([&] {
+    EXPECT_TRUE(writeAll(c.client.get(), 9, 0, kBefore));
+    while (!demoted) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    EXPECT_TRUE(writeAll(c.client.get(), 9, kBefore, kAfter));
+    shutdown(c.client.get(), SHUT_WR);
+    at_client = readCheck(c.client.get(), 10);
+  });
+  std::thread reader([&] {
+    EXPECT_TRUE(writeAll(c.node.get(), 10, 0, kDown));
+    at_node = readCheck(c.node.get(), 9, 0, kNoDemote, 200);
+    shutdown(c.node.get(), SHUT_WR);
+  });
+  runUntil([&] { return out.done; });
+  ASSERT_EQ(out.end, ForwardEnd::kDemote);
+  EXPECT_EQ(fp_->mapEntries(), 0u);
+  demoted = true;
+  // User-space continuation: plain blocking copy both ways until both EOFs.
+  bool eof[2] = {out.half.up_eof, out.half.down_eof};
+  int from[2] = {c.dc.get(), c.dn.get()};
+  std::vector<char> buf(64 * 1024);
+  while (!eof[0] || !eof[1]) {
+    pollfd p[2] = {{from[0], eof[0] ? short(0) : short(POLLIN), 0},
+                   {from[1], eof[1] ? short(0) : short(POLLIN), 0}};
+    ASSERT_GT(poll(p, 2, 30000), 0);
+    for (int s = 0; s < 2; ++s) {
+      if (eof[s] || p[s].revents == 0) continue;
+      ssize_t r = recv(from[s], buf.data(), buf.size(), 0);
+      ASSERT_GE(r, 0);
+      if (r == 0) {
+        eof[s] = true;
+        shutdown(from[1 - s], SHUT_WR);
+      } else {
+        ASSERT_EQ(send(from[1 - s], buf.data(), size_t(r), MSG_NOSIGNAL), r);
+      }
+    }
+  }
+  writer.join();
+  reader.join();
+  EXPECT_EQ(at_node, kBefore + kAfter);
+  EXPECT_EQ(at_client, kDown);
+}
+
+// Without CAP_BPF/CAP_NET_ADMIN the load fails with a message that names them.
+TEST_F(FastPathTest, LoadWithoutCapabilitiesFailsWithAClearMessage) {
+  int pipefd[2];
+  ASSERT_EQ(pipe(pipefd), 0);
+  pid_t pid = fork();
+  if (pid == 0) {
+    __user_cap_header_struct hdr{_LINUX_CAPABILITY_VERSION_3, 0};
+    __user_cap_data_struct data[2]{};
+    syscall(SYS_capget, &hdr, data);
+    for (int cap : {12, 21, 39}) data[cap / 32].effective &= ~(1u << (cap % 32));
+    syscall(SYS_capset, &hdr, data);
+    auto fp = FastPath::load(16);
+    std::string msg = fp.ok() ? "loaded" : fp.error();
+    (void)!write(pipefd[1], msg.data(), msg.size());
+    _exit(0);
+  }
+  close(pipefd[1]);
+  char buf[512] = {};
+  ssize_t n = read(pipefd[0], buf, sizeof buf - 1);
+  close(pipefd[0]);
+  waitpid(pid, nullptr, 0);
+  ASSERT_GT(n, 0);
+  EXPECT_NE(std::string(buf).find("eBPF fast path unavailable"), std::string::npos) << buf;
+  EXPECT_NE(std::string(buf).find("CAP_BPF and CAP_NET_ADMIN"), std::string::npos) << buf;
+}
+
+}  // namespace
+}  // namespace tsd::director
+#endif  // TSD_HAVE_BPF
