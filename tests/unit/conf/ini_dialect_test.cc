@@ -63,6 +63,14 @@ const DialectCase kReaderCases[] = {
     {"indented header after header", "[a]\n  [b]\n", "1 [a|]\n2 [b|]\n"},
     {"header ends continuation", "[a]\nk = v\n[b]\n  j = w\n",
      "1 [a|]\n2 k=<v>\n3 [b|]\n4 j=<w>\n"},
+    {"docs example",
+     "; a comment\n# also a comment (only at the start of a line)\n"
+     "[director]             ; a section header\n"
+     "connect_timeout = 3s   ; KEY = VALUE, blanks around '=' do not matter\n"
+     "[service ssh]          ; a named section: [KIND NAME]\n"
+     "listen = 0.0.0.0:22,   ; a value may continue on indented lines:\n"
+     "         [::]:22\n",
+     "3 [director|]\n4 connect_timeout=<3s>\n5 [service|ssh]\n6 listen=<0.0.0.0:22, [::]:22>\n"},
     // Headers.
     {"named header", "[node a]\n", "1 [node|a]\n"},
     {"blanks inside brackets", "[ node \t a ]\n", "1 [node|a]\n"},
