@@ -6,6 +6,7 @@
 #include <string_view>
 
 #include "conf/config.h"
+#include "conf/parser_detail.h"
 
 namespace {
 
@@ -23,6 +24,22 @@ void checkInvariants(const tsd::conf::Config& c) {
   if (!ok) std::abort();
 }
 
+// The reader's promises: lines only grow, every entry has a key and sits below its header, and
+// no value carries the blanks libinih strips.
+void checkSections(const std::vector<tsd::conf::detail::IniSection>& sections) {
+  int last = 0;
+  for (const auto& s : sections) {
+    bool ok = s.line > last;
+    last = s.line;
+    for (const auto& e : s.entries) {
+      ok = ok && e.line > last && !e.key.empty();
+      ok = ok && (e.value.empty() || (e.value.front() != ' ' && e.value.back() != ' '));
+      last = e.line;
+    }
+    if (!ok) std::abort();
+  }
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -33,7 +50,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   } else if (r.error().empty() || r.error().find('\n') != std::string::npos) {
     std::abort();  // errors are exactly one non-empty line
   }
-  // The value parsers see the same bytes directly too.
+  // The INI reader and the value parsers see the same bytes directly too.
+  if (auto sections = tsd::conf::detail::readIni(text, "fuzz.ini")) checkSections(*sections);
   (void)tsd::conf::parseDuration(text);
   (void)tsd::conf::parseSize(text);
   return 0;
