@@ -1,5 +1,6 @@
 // libFuzzer target: arbitrary bytes as a config file. parseConfig must return a Config or one
 // error line, never crash, hang or leak; an accepted Config must satisfy the validated ranges.
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -16,7 +17,14 @@ void checkInvariants(const tsd::conf::Config& c) {
   for (const auto& s : c.services) ok = ok && !s.listen.empty() && s.port != 0;
   for (const auto& n : c.nodes) {
     ok = ok && !n.host.empty() && n.weight >= 0 && n.weight <= 1000;
-    for (const auto& s : c.services) ok = ok && n.addressFor(s).valid();
+    for (const auto& s : c.services) {
+      const tsd::SockAddr a = n.addressFor(s);
+      ok = ok && a.valid();
+      // Never one of our own listeners: the director would connect to itself.
+      for (const auto& t : c.services)
+        ok = ok && std::find(t.listen.begin(), t.listen.end(), a) == t.listen.end();
+      for (const auto& m : c.nodes) ok = ok && !(m.manual_listen && *m.manual_listen == a);
+    }
   }
   ok = ok && c.director.connect_attempts >= 1 && c.director.connect_attempts <= 16;
   ok = ok && c.health.timeout < c.health.interval && c.agent.max_age > c.agent.poll;
