@@ -31,9 +31,11 @@ struct IniSection {
 };
 
 // Splits INI text into sections. Syntax only: comments, headers, "key = value", line numbers.
-// We read lines ourselves rather than through libinih: Debian's build gives the handler no line
-// numbers and no callback for a section header (so empty or repeated sections go unseen), and
-// it silently truncates section names at 50 bytes and splits lines longer than 200 bytes.
+// libinih (ini_parse_stream) parses each line, fed one at a time by our own reader: Debian's
+// build gives the handler no line numbers and no callback for a section header, so the reader
+// counts lines and records every header itself (empty or repeated sections must reach
+// validation). It also refuses what that build would silently mangle: a line over 197 bytes
+// (split in two) and a header over 49 bytes between its brackets (truncated).
 Result<std::vector<IniSection>> readIni(std::string_view text, const std::string& file);
 
 // Where each section and key was written, so validation can point at the right line.

@@ -45,9 +45,8 @@ struct Listener {
   int line;
 };
 
-bool isWildcard(const SockAddr& a) {
-  return a.addressBytes().find_first_not_of('\0') == std::string::npos;
-}
+bool isZero(std::string_view bytes) { return bytes.find_first_not_of('\0') == std::string::npos; }
+bool isWildcard(const SockAddr& a) { return isZero(a.addressBytes()); }
 
 // Linux refuses a second listener on the same address, or on the same port when either one is
 // the family's wildcard address.
@@ -56,7 +55,8 @@ bool overlaps(const SockAddr& a, const SockAddr& b) {
   return a.addressBytes() == b.addressBytes() || isWildcard(a) || isWildcard(b);
 }
 
-std::vector<Listener> listeners(const Config& cfg, const Sources& src) {
+// The listeners whose connections are forwarded to nodes.
+std::vector<Listener> forwardingListeners(const Config& cfg, const Sources& src) {
   std::vector<Listener> out;
   for (const auto& svc : cfg.services) {
     int line = src.keyLine("service " + svc.name, "listen");
@@ -68,6 +68,11 @@ std::vector<Listener> listeners(const Config& cfg, const Sources& src) {
     int line = src.keyLine("node " + node.name, "manual_listen");
     out.push_back({*node.manual_listen, "[node " + node.name + "]", "manual_listen", line});
   }
+  return out;
+}
+
+std::vector<Listener> listeners(const Config& cfg, const Sources& src) {
+  std::vector<Listener> out = forwardingListeners(cfg, src);
   if (cfg.metrics.listen) {
     out.push_back({*cfg.metrics.listen, "[metrics]", "listen", src.keyLine("metrics", "listen")});
   }
@@ -99,6 +104,64 @@ Status checkListeners(const Config& cfg, const Sources& src) {
       const Listener& here = i_later ? all[i] : all[j];
       const Listener& other = i_later ? all[j] : all[i];
       return src.error(here.line, here.key, conflict(here, other));
+    }
+  }
+  return {};
+}
+
+// 127.0.0.1 or ::1, as address bytes of the given size (4 or 16).
+std::string loopbackBytes(size_t size) {
+  std::string b(size, '\0');
+  if (size == 4) b.front() = 127;
+  b.back() = 1;
+  return b;
+}
+
+bool isLoopback(std::string_view bytes) {
+  return bytes.size() == 4 ? bytes[0] == 127 : bytes == loopbackBytes(16);  // 127.0.0.0/8, ::1
+}
+
+// Whether connecting to `node` lands on listener `l`. Our IPv6 listeners are IPV6_V6ONLY, so a
+// connection stays in its family (a v4-mapped node address is IPv4). connect() to a wildcard
+// address reaches loopback, and a wildcard listener takes every local address, of which only
+// loopback is known without asking the host.
+bool reaches(const SockAddr& node, const SockAddr& l) {
+  if (node.port() != l.port()) return false;
+  std::string nb = node.addressBytes();
+  const std::string lb = l.addressBytes();
+  if (nb.size() != lb.size()) return false;
+  if (isZero(nb)) nb = loopbackBytes(nb.size());
+  return nb == lb || (isZero(lb) && isLoopback(nb));
+}
+
+// "127.0.0.1:4000 (port of [service nx]) reaches the director's own listener 0.0.0.0:4000
+// (listen of [service nx], line 4): it would connect to itself".
+std::string selfConnect(const SockAddr& a, const NodeConfig& node, const ServiceConfig& svc,
+                        const Listener& l) {
+  std::string msg = a.toString();
+  if (!node.port) msg += " (port of [service " + svc.name + "])";
+  if (a == l.addr) {
+    msg += " is the director's own listener (";
+  } else {
+    msg += " reaches the director's own listener " + l.addr.toString() + " (";
+  }
+  msg += std::string(l.key) + " of " + l.owner;
+  if (l.line != 0) msg += ", line " + std::to_string(l.line);
+  return msg + "): it would connect to itself";
+}
+
+// A node at one of our own listeners makes every connection loop back into the director (one
+// client connect once became 154 accepted connections).
+Status checkSelfConnect(const Config& cfg, const Sources& src) {
+  const auto own = forwardingListeners(cfg, src);
+  for (const auto& node : cfg.nodes) {
+    for (const auto& svc : cfg.services) {
+      const SockAddr a = node.addressFor(svc);
+      for (const Listener& l : own) {
+        if (!reaches(a, l.addr)) continue;
+        return src.error(src.keyLine("node " + node.name, "address"), "address",
+                         selfConnect(a, node, svc, l));
+      }
     }
   }
   return {};
@@ -164,7 +227,8 @@ Status checkAgent(const Config& cfg, const Sources& src) {
 }  // namespace
 
 Status validateConfig(const Config& cfg, const Sources& src) {
-  for (auto check : {checkRequired, checkListeners, checkNodeAddresses, checkAgent, checkTiming}) {
+  for (auto check : {checkRequired, checkListeners, checkSelfConnect, checkNodeAddresses,
+                     checkAgent, checkTiming}) {
     if (Status st = check(cfg, src); !st) return st;
   }
   return {};

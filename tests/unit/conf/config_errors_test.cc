@@ -27,6 +27,7 @@ const std::string kUnknownSection =
 const std::string kAlgorithms =
     "random, roundrobin, weighted-roundrobin, least-conn, weighted-least-conn, least-load, hash, "
     "p2c";
+const std::string kLoop = "it would connect to itself";
 const std::string kBadDuration =
     "expected a duration with a unit (ms, s, m, h, d), e.g. 500ms or 2s";
 
@@ -68,8 +69,9 @@ const ErrorCase kCases[] = {
      "t.ini:5: [node a/b]: bad name: use 1 to 64 of A-Z a-z 0-9 _ . -"},
     {"name with space", kBase + "[node a b]\n",
      "t.ini:5: [node a b]: bad name: use 1 to 64 of A-Z a-z 0-9 _ . -"},
-    {"name too long", kBase + "[node " + std::string(65, 'x') + "]\n",
-     "t.ini:5: [node " + std::string(65, 'x') + "]: bad name: use 1 to 64 of A-Z a-z 0-9 _ . -"},
+    {"name too long", kBase + "[node " + std::string(45, 'x') + "]\n",
+     "t.ini:5: [node " + std::string(34, 'x') +
+         "...: section header longer than 49 bytes between the brackets (libinih's limit)"},
     {"duplicate node", kBase + "[node a]\naddress = 10.0.0.1\n",
      "t.ini:5: [node a]: section repeated (first at line 3)"},
     {"duplicate director", "[director]\n[director]\n" + kBase,
@@ -207,9 +209,54 @@ const ErrorCase kCases[] = {
      "[service s]\nlisten = [::1]:22\nport = 2201\n[node a]\naddress = ::1\n[node b]\n"
      "address = [::1]:2201\n",
      "t.ini:7: address: [::1]:2201 is also the address of [node a] (line 4) for [service s]"},
+    // A node at one of the director's own listeners: every connection would loop back in.
+    {"node is a listener", kBase + "[node b]\naddress = 127.0.0.1:2222\n",
+     "t.ini:6: address: 127.0.0.1:2222 is the director's own listener (listen of [service ssh], "
+     "line 2): " +
+         kLoop},
+    {"node is a listener of another service",
+     kBase + "[service nx]\nlisten = 127.0.0.1:4000\nport = 4000\n[node b]\naddress = 127.0.0.1\n",
+     "t.ini:9: address: 127.0.0.1:4000 (port of [service nx]) is the director's own listener "
+     "(listen of [service nx], line 6): " +
+         kLoop},
+    {"node is a manual_listen",
+     kBase + "[node b]\naddress = 10.0.0.1\nmanual_listen = 127.0.0.1:2300\n[node c]\n"
+             "address = 127.0.0.1:2300\n",
+     "t.ini:9: address: 127.0.0.1:2300 is the director's own listener (manual_listen of [node b], "
+     "line 7): " +
+         kLoop},
+    {"node on a wildcard listener",
+     "[service s]\nlisten = 0.0.0.0:2222\n[node a]\naddress = 127.0.0.1:2222\n",
+     "t.ini:4: address: 127.0.0.1:2222 reaches the director's own listener 0.0.0.0:2222 (listen of "
+     "[service s], line 2): " +
+         kLoop},
+    {"any of 127/8 on a wildcard listener",
+     "[service s]\nlisten = 0.0.0.0:2222\n[node a]\naddress = 127.1.2.3:2222\n",
+     "t.ini:4: address: 127.1.2.3:2222 reaches the director's own listener 0.0.0.0:2222 (listen of "
+     "[service s], line 2): " +
+         kLoop},
+    {"v6 loopback on a v6 wildcard listener",
+     "[service s]\nlisten = [::]:22\n[node a]\naddress = 10.0.0.1\n[node b]\naddress = ::1\n",
+     "t.ini:6: address: [::1]:22 (port of [service s]) reaches the director's own listener [::]:22 "
+     "(listen of [service s], line 2): " +
+         kLoop},
+    {"wildcard node on a wildcard listener",
+     "[service s]\nlisten = [::]:2222\n[node a]\naddress = [::]:2222\n",
+     "t.ini:4: address: [::]:2222 is the director's own listener (listen of [service s], line "
+     "2): " +
+         kLoop},
+    {"wildcard node reaches loopback listener",
+     "[service s]\nlisten = 127.0.0.1:2222\n[node a]\naddress = 0.0.0.0:2222\n",
+     "t.ini:4: address: 0.0.0.0:2222 reaches the director's own listener 127.0.0.1:2222 (listen of "
+     "[service s], line 2): " +
+         kLoop},
+    {"v4-mapped node on a v4 listener", kBase + "[node b]\naddress = [::ffff:127.0.0.1]:2222\n",
+     "t.ini:6: address: [::ffff:127.0.0.1]:2222 reaches the director's own listener "
+     "127.0.0.1:2222 (listen of [service ssh], line 2): " +
+         kLoop},
     // Dependencies and timing.
     {"agent check without key",
-     "[service s]\nlisten = [::1]:22\ncheck = agent\n[node a]\naddress = ::1\n",
+     "[service s]\nlisten = [::1]:22\ncheck = agent\n[node a]\naddress = [::1]:2201\n",
      "t.ini:3: check: 'agent' needs key_file in [agent] (the key agents authenticate with)"},
     {"timeout not below interval", kBase + "[health]\ninterval = 1s\n",
      "t.ini:6: interval: health timeout (1s) must be shorter than interval (1s)"},
@@ -310,6 +357,22 @@ TEST_F(LoadConfigFile, Valid) {
   ASSERT_TRUE(r.ok()) << r.error();
   EXPECT_EQ((*r)->path, path);
   EXPECT_EQ((*r)->nodes.at(0).name, "a");
+}
+
+// Near misses of the self-connect rule: another address or port, or another family (our IPv6
+// listeners are IPv6-only). A wildcard listener's non-loopback host addresses are not known
+// when the file is checked, so 10.0.0.1 passes.
+TEST(SelfConnect, NearMissesAreAccepted) {
+  for (const char* node : {"127.0.0.2:2222", "127.0.0.1:2223", "[::1]:2222", "[::]:2222"}) {
+    auto r = parseConfig(kBase + "[node b]\naddress = " + node + "\n", "t.ini");
+    EXPECT_TRUE(r.ok()) << node << ": " << r.error();
+  }
+  for (const char* node : {"[::1]:2222", "10.0.0.1:2222", "10.0.0.1"}) {
+    auto r = parseConfig(
+        "[service s]\nlisten = 0.0.0.0:2222\n[node a]\naddress = " + std::string(node) + "\n",
+        "t.ini");
+    EXPECT_TRUE(r.ok()) << node << ": " << r.error();
+  }
 }
 
 TEST(ParseConfigLimits, TooLarge) {

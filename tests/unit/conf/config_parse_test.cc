@@ -221,7 +221,7 @@ TEST(ParseConfig, OffValuesAndSyntaxDetails) {
                            "  idle_timeout = off\r\n"
                            "transparent=ON ; inline comment\n"
                            "[ service  ssh ]\n"
-                           "listen = 127.0.0.1:2222 # inline hash comment\n"
+                           "listen = 127.0.0.1:2222\t; inline comment after a tab\n"
                            "[node a]\n"
                            "address = ::1\n"
                            "manual_listen = off\n"
@@ -267,10 +267,14 @@ TEST(ParseConfig, SeveralServicesShareNodes) {
   EXPECT_EQ(c.algorithmFor(c.services[0]), Algorithm::kWeightedLeastConn);
 }
 
-TEST(ParseConfig, LongLinesAndNamesAreKept) {
+// A line may hold 197 bytes and a header 49 between its brackets (libinih's limits); a longer
+// list continues on indented lines.
+TEST(ParseConfig, LongListsSpanLinesAndLongNamesFit) {
   std::string listen = "listen =";
-  for (int p = 2000; p < 2040; ++p) listen += " 127.0.0.1:" + std::to_string(p);
-  const std::string name(64, 'n');
+  for (int p = 2000; p < 2040; ++p) {
+    listen += (p % 10 == 0 ? "\n   " : " ") + std::string("127.0.0.1:") + std::to_string(p);
+  }
+  const std::string name(44, 'n');  // "node " + 44 = 49 bytes
   auto r = parseConfig("[service ssh]\n" + listen + "\n[node " + name + "]\naddress = ::1\n", "t");
   ASSERT_TRUE(r.ok()) << r.error();
   EXPECT_EQ((*r)->services[0].listen.size(), 40u);
