@@ -12,7 +12,7 @@
 #include <string>
 
 #include "conf/result.h"
-#include "director/unique_fd.h"
+#include "director/base/unique_fd.h"
 
 struct evconnlistener;
 struct bufferevent;

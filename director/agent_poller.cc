@@ -11,7 +11,7 @@
 #include <optional>
 
 #include "director/event_util.h"
-#include "director/unique_fd.h"
+#include "director/base/unique_fd.h"
 
 namespace tsd::director {
 namespace {

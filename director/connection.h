@@ -15,7 +15,7 @@
 #include "conf/sock_addr.h"
 #include "director/event_util.h"
 #include "director/forwarder.h"
-#include "director/unique_fd.h"
+#include "director/base/unique_fd.h"
 #include "sticky/identity.h"
 
 namespace tsd::director {

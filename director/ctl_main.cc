@@ -15,7 +15,7 @@
 
 #include "director/admin_commands.h"
 #include "director/json.h"
-#include "director/unique_fd.h"
+#include "director/base/unique_fd.h"
 
 namespace {
 

@@ -13,7 +13,7 @@
 #include <string_view>
 
 #include "director/event_util.h"
-#include "director/unique_fd.h"
+#include "director/base/unique_fd.h"
 
 namespace tsd::director {
 

@@ -12,7 +12,7 @@
 #include "director/event_util.h"
 #include "director/fast_path.h"
 #include "director/forwarder.h"
-#include "director/unique_fd.h"
+#include "director/base/unique_fd.h"
 
 namespace tsd::director {
 

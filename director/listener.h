@@ -9,7 +9,7 @@
 #include "conf/result.h"
 #include "conf/sock_addr.h"
 #include "director/event_util.h"
-#include "director/unique_fd.h"
+#include "director/base/unique_fd.h"
 
 namespace tsd::director {
 

@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "director/event_util.h"
-#include "director/unique_fd.h"
+#include "director/base/unique_fd.h"
 
 namespace tsd::director {
 namespace {
