@@ -136,6 +136,11 @@ Result<Reply> decodeReply(std::string_view text) {
   if (text.size() > kMaxReplyBytes) {
     return makeError("reply larger than " + std::to_string(kMaxReplyBytes >> 20) + " MiB");
   }
+  // No JSON text has a raw NUL, but nlohmann's lexer takes one for the end of the input and
+  // would accept "{...}\0garbage".
+  if (size_t at = text.find('\0'); at != std::string_view::npos) {
+    return makeError("NUL byte at offset " + std::to_string(at));
+  }
   auto doc = parseDocument(text);
   if (!doc.ok()) return makeError(doc.error());
   return readEnvelope(*doc);
