@@ -7,45 +7,37 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <ctime>
 #include <optional>
 #include <string>
 #include <vector>
 
-#include "director/admin_commands.h"
-#include "director/json.h"
 #include "director/base/unique_fd.h"
+#include "director/protocol/admin_protocol.h"
+#include "director/protocol/commands.h"
+#include "director/protocol/reply_fields.h"
 
 namespace {
 
-using tsd::director::JsonValue;
+namespace proto = tsd::protocol;
+using nlohmann::json;
 
 constexpr const char* kDefaultSocket = "/run/tsdirector/admin.sock";
-constexpr size_t kMaxReply = 64u << 20;
 enum Exit { kOk = 0, kError = 1, kUsage = 2 };
 
-struct CommandSpec {
-  const char* name;
-  size_t min_args, max_args;
-  const char* usage;
-};
-constexpr CommandSpec kSpecs[] = {
-    {"nodes", 0, 0, "nodes"},
-    {"sessions", 0, 0, "sessions"},
-    {"sticky", 0, 1, "sticky [IDENTITY]"},
-    {"drain", 1, 1, "drain NODE"},
-    {"maint", 1, 1, "maint NODE"},
-    {"ready", 1, 1, "ready NODE"},
-    {"weight", 2, 2, "weight NODE N        (N: 0..1000)"},
-    {"pin", 2, 3, "pin IDENTITY NODE [TTL]   (TTL like 30m, 8h, 2d)"},
-    {"unpin", 1, 1, "unpin IDENTITY"},
-    {"reload", 0, 0, "reload"},
-};
+// "weight NODE N             (N: 0..1000)": hints line up in the help.
+std::string usageLine(const proto::CommandSpec& c) {
+  std::string line(c.usage);
+  if (c.hint.empty()) return line;
+  line.resize(std::max<size_t>(line.size(), 24), ' ');
+  return line + "  (" + std::string(c.hint) + ")";
+}
 
 void usage(FILE* out) {
   fprintf(out, "usage: tsdirectorctl [-s SOCKET] [--json] COMMAND [ARGS...]\n\ncommands:\n");
-  for (const auto& s : kSpecs) fprintf(out, "  %s\n", s.usage);
+  for (const auto& c : proto::commands()) fprintf(out, "  %s\n", usageLine(c).c_str());
   fprintf(out,
           "\n  -s, --socket PATH  admin socket (default %s)\n"
           "      --json         print the daemon's JSON reply as is\n"
@@ -54,31 +46,44 @@ void usage(FILE* out) {
           kDefaultSocket);
 }
 
+std::string joinWords(const std::vector<std::string>& words) {
+  std::string line;
+  for (const auto& w : words) line += (line.empty() ? "" : " ") + w;
+  return line;
+}
+
+// Values the daemon would refuse, checked here so that they are usage errors (exit 2).
+tsd::Status checkValues(const std::vector<std::string>& cmd) {
+  if (cmd[0] == "weight") {
+    if (auto w = proto::parseWeight(cmd[2]); !w.ok()) return tsd::makeError(w.error());
+  }
+  if (cmd[0] == "pin" && cmd.size() == 4) {
+    if (auto t = proto::parseTtl(cmd[3]); !t.ok()) return tsd::makeError(t.error());
+  }
+  // The daemon splits the line on blanks: an argument must arrive as the word it is.
+  auto words = proto::parseRequest(joinWords(cmd));
+  if (!words.ok()) return tsd::makeError(words.error());
+  if (*words != cmd) return tsd::makeError("an argument is empty or contains blanks");
+  return {};
+}
+
 // Arity and value checks before connecting, so mistakes are usage errors (exit 2).
 int checkArgs(const std::vector<std::string>& cmd) {
-  for (const auto& s : kSpecs) {
-    if (cmd[0] != s.name) continue;
-    size_t n = cmd.size() - 1;
-    if (n < s.min_args || n > s.max_args) {
-      fprintf(stderr, "tsdirectorctl: usage: %s\n", s.usage);
-      return kUsage;
-    }
-    std::string bad;
-    if (cmd[0] == "weight") {
-      if (auto w = tsd::director::parseWeight(cmd[2]); !w.ok()) bad = w.error();
-    }
-    if (cmd[0] == "pin" && n == 3) {
-      if (auto t = tsd::director::parseTtl(cmd[3]); !t.ok()) bad = t.error();
-    }
-    if (!bad.empty()) {
-      fprintf(stderr, "tsdirectorctl: %s\n", bad.c_str());
-      return kUsage;
-    }
-    return kOk;
+  const proto::CommandSpec* spec = proto::findCommand(cmd[0]);
+  if (spec == nullptr) {
+    fprintf(stderr, "tsdirectorctl: unknown command '%s'\n", cmd[0].c_str());
+    usage(stderr);
+    return kUsage;
   }
-  fprintf(stderr, "tsdirectorctl: unknown command '%s'\n", cmd[0].c_str());
-  usage(stderr);
-  return kUsage;
+  if (!proto::checkArity(cmd).ok()) {
+    fprintf(stderr, "tsdirectorctl: usage: %s\n", usageLine(*spec).c_str());
+    return kUsage;
+  }
+  if (tsd::Status s = checkValues(cmd); !s.ok()) {
+    fprintf(stderr, "tsdirectorctl: %s\n", s.error().c_str());
+    return kUsage;
+  }
+  return kOk;
 }
 
 void reportConnectError(const std::string& path, int e) {
@@ -100,6 +105,23 @@ void reportConnectError(const std::string& path, int e) {
   } else {
     fprintf(stderr, "tsdirectorctl: connecting to %s: %s\n", path.c_str(), strerror(e));
   }
+}
+
+// Reads until the daemon closes, or until the reply is past the cap (decodeReply refuses it).
+int readReply(int fd, std::string* reply) {
+  char buf[65536];
+  while (reply->size() <= proto::kMaxReplyBytes) {
+    ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    if (n == 0) break;
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (errno == ECONNRESET && !reply->empty()) break;
+      fprintf(stderr, "tsdirectorctl: reading the reply: %s\n", strerror(errno));
+      return kError;
+    }
+    reply->append(buf, static_cast<size_t>(n));
+  }
+  return kOk;
 }
 
 // One exchange: connect, send the line, read the reply until the daemon closes.
@@ -124,18 +146,7 @@ int exchange(const std::string& path, const std::string& line, std::string* repl
   if (::send(fd.get(), req.data(), req.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(req.size())) {
     send_errno = errno;
   }
-  char buf[65536];
-  while (reply->size() < kMaxReply) {
-    ssize_t n = ::recv(fd.get(), buf, sizeof buf, 0);
-    if (n == 0) break;
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      if (errno == ECONNRESET && !reply->empty()) break;
-      fprintf(stderr, "tsdirectorctl: reading the reply: %s\n", strerror(errno));
-      return kError;
-    }
-    reply->append(buf, static_cast<size_t>(n));
-  }
+  if (int rc = readReply(fd.get(), reply); rc != kOk) return rc;
   if (reply->empty() && send_errno != 0) {
     fprintf(stderr, "tsdirectorctl: sending to %s: %s\n", path.c_str(), strerror(send_errno));
     return kError;
@@ -177,78 +188,106 @@ std::string span(int64_t seconds) {
   return buf;
 }
 
-int64_t untilNow(const JsonValue& unix_time) {
-  return static_cast<int64_t>(unix_time.number) - static_cast<int64_t>(time(nullptr));
+// "in 2h05m"-style text for a Unix time member: `none` when it is null or missing, the value
+// as is when it is not a time (a newer daemon), else prefix + the span until it.
+std::string untilText(const json& unix_time, const char* prefix, const std::string& none) {
+  if (auto t = proto::integer(unix_time)) {
+    return prefix + span(*t - static_cast<int64_t>(time(nullptr)));
+  }
+  return unix_time.is_null() ? none : proto::displayText(unix_time);
 }
 
-std::string withRuntime(const std::string& v, const JsonValue& runtime) {
-  return runtime.boolean ? v + " (runtime)" : v;
+std::string cell(const json& object, const char* key) {
+  return proto::displayText(proto::member(object, key));
 }
 
-void showNodes(const JsonValue& r) {
+std::string withRuntime(const std::string& v, const json& runtime) {
+  return proto::isTrue(runtime) ? v + " (runtime)" : v;
+}
+
+void showNodes(const json& r) {
   std::vector<std::vector<std::string>> rows{
       {"NODE", "STATUS", "LOAD", "SESSIONS", "ACTIVE", "WEIGHT", "EFFECTIVE", "STATE", "ADDRESS"}};
-  for (const auto& n : r.array) {
-    std::string state =
-        n["removed"].boolean ? "removed" : withRuntime(n["state"].text(), n["state_runtime"]);
-    char eff[32];
-    snprintf(eff, sizeof eff, "%.2f", n["effective_weight"].number);
-    rows.push_back({n["name"].text(), n["status"].text(), n["load"].text(), n["sessions"].text(),
-                    n["active"].text(), withRuntime(n["weight"].text(), n["weight_runtime"]), eff,
-                    state, n["address"].text()});
+  for (const auto& n : r) {
+    using proto::member;
+    std::string state = proto::isTrue(member(n, "removed"))
+                            ? "removed"
+                            : withRuntime(cell(n, "state"), member(n, "state_runtime"));
+    std::string eff = "-";
+    if (auto w = proto::number(member(n, "effective_weight"))) {
+      char buf[32];
+      snprintf(buf, sizeof buf, "%.2f", *w);
+      eff = buf;
+    }
+    rows.push_back({cell(n, "name"), cell(n, "status"), cell(n, "load"), cell(n, "sessions"),
+                    cell(n, "active"), withRuntime(cell(n, "weight"), member(n, "weight_runtime")),
+                    eff, state, cell(n, "address")});
   }
   printTable(rows);
 }
 
-void showSessions(const JsonValue& r) {
-  if (r.array.empty()) return (void)printf("no sessions reported by node agents\n");
+void showSessions(const json& r) {
+  if (r.empty()) return (void)printf("no sessions reported by node agents\n");
   std::vector<std::vector<std::string>> rows{
       {"IDENTITY", "NODE", "USER", "STATE", "CLIENT", "AGE"}};
-  for (const auto& s : r.array) {
-    std::string age = s["since"].number > 0 ? span(-untilNow(s["since"])) : "-";
-    rows.push_back({s["identity"].text(), s["node"].text(), s["user"].text(), s["state"].text(),
-                    s["client"].text(), age});
+  for (const auto& s : r) {
+    auto since = proto::integer(proto::member(s, "since"));
+    std::string age =
+        since && *since > 0 ? span(static_cast<int64_t>(time(nullptr)) - *since) : "-";
+    rows.push_back({cell(s, "identity"), cell(s, "node"), cell(s, "user"), cell(s, "state"),
+                    cell(s, "client"), age});
   }
   printTable(rows);
 }
 
-void showSticky(const JsonValue& r) {
-  if (r.array.empty()) return (void)printf("no sticky entries\n");
+void showSticky(const json& r) {
+  if (r.empty()) return (void)printf("no sticky entries\n");
   std::vector<std::vector<std::string>> rows{
       {"IDENTITY", "NODE", "CONNECTIONS", "EXPIRES", "PINNED"}};
-  for (const auto& e : r.array) {
-    std::string expires = !e["expires"].isNull()        ? "in " + span(untilNow(e["expires"]))
-                          : e["connections"].number > 0 ? "while connected"
-                                                        : "never";
-    std::string pinned = !e["pinned"].boolean         ? "no"
-                         : e["pinned_until"].isNull() ? "yes"
-                                                      : "for " + span(untilNow(e["pinned_until"]));
-    rows.push_back(
-        {e["identity"].text(), e["node"].text(), e["connections"].text(), expires, pinned});
+  for (const auto& e : r) {
+    using proto::member;
+    bool connected = proto::number(member(e, "connections")).value_or(0) > 0;
+    std::string expires =
+        untilText(member(e, "expires"), "in ", connected ? "while connected" : "never");
+    std::string pinned = proto::isTrue(member(e, "pinned"))
+                             ? untilText(member(e, "pinned_until"), "for ", "yes")
+                             : "no";
+    rows.push_back({cell(e, "identity"), cell(e, "node"), cell(e, "connections"), expires, pinned});
   }
   printTable(rows);
 }
 
-void show(const std::string& cmd, const JsonValue& r) {
-  if (cmd == "nodes") return showNodes(r);
-  if (cmd == "sessions") return showSessions(r);
-  if (cmd == "sticky") return showSticky(r);
-  if (cmd == "drain" || cmd == "maint" || cmd == "ready") {
-    printf("node %s: %s%s\n", r["node"].text().c_str(), r["state"].text().c_str(),
-           r["runtime"].boolean ? " (runtime override)" : " (as configured)");
+// Prints one command's result; a result of the wrong shape (a broken or much newer daemon) is
+// an error rather than an empty table.
+int show(const std::string& cmd, const json& r) {
+  bool table = cmd == "nodes" || cmd == "sessions" || cmd == "sticky";
+  if (table ? !r.is_array() : !r.is_object()) {
+    fprintf(stderr, "tsdirectorctl: unexpected reply from the daemon: '%s' gave no %s\n",
+            cmd.c_str(), table ? "list" : "object");
+    return kError;
+  }
+  const char* runtime =
+      proto::isTrue(proto::member(r, "runtime")) ? " (runtime override)" : " (as configured)";
+  if (cmd == "nodes") {
+    showNodes(r);
+  } else if (cmd == "sessions") {
+    showSessions(r);
+  } else if (cmd == "sticky") {
+    showSticky(r);
+  } else if (cmd == "drain" || cmd == "maint" || cmd == "ready") {
+    printf("node %s: %s%s\n", cell(r, "node").c_str(), cell(r, "state").c_str(), runtime);
   } else if (cmd == "weight") {
-    printf("node %s: weight %s%s\n", r["node"].text().c_str(), r["weight"].text().c_str(),
-           r["runtime"].boolean ? " (runtime override)" : " (as configured)");
+    printf("node %s: weight %s%s\n", cell(r, "node").c_str(), cell(r, "weight").c_str(), runtime);
   } else if (cmd == "pin") {
-    std::string until =
-        r["until"].isNull() ? "until unpinned" : "for " + span(untilNow(r["until"]));
-    printf("%s pinned to node %s %s\n", r["identity"].text().c_str(), r["node"].text().c_str(),
+    std::string until = untilText(proto::member(r, "until"), "for ", "until unpinned");
+    printf("%s pinned to node %s %s\n", cell(r, "identity").c_str(), cell(r, "node").c_str(),
            until.c_str());
   } else if (cmd == "unpin") {
-    printf("%s unpinned\n", r["identity"].text().c_str());
+    printf("%s unpinned\n", cell(r, "identity").c_str());
   } else if (cmd == "reload") {
-    printf("reloaded: configuration generation %s\n", r["generation"].text().c_str());
+    printf("reloaded: configuration generation %s\n", cell(r, "generation").c_str());
   }
+  return kOk;
 }
 
 struct Options {
@@ -294,31 +333,37 @@ std::optional<int> parseOptions(int argc, char** argv, Options* o) {
   return std::nullopt;
 }
 
+// The reply, checked before anything is printed, even with --json: a script reading our output
+// gets either the daemon's one valid JSON line or nothing.
+int report(const Options& o, const std::string& text) {
+  if (text.empty()) {
+    fprintf(stderr, "tsdirectorctl: the daemon closed the connection without a reply\n");
+    return kError;
+  }
+  auto reply = proto::decodeReply(text);
+  if (!reply.ok()) {
+    fprintf(stderr, "tsdirectorctl: unreadable reply from the daemon: %s\n", reply.error().c_str());
+    return kError;
+  }
+  if (o.json) {
+    fputs(text.c_str(), stdout);
+    if (text.back() != '\n') fputc('\n', stdout);
+    return reply->ok ? kOk : kError;
+  }
+  if (!reply->ok) {
+    fprintf(stderr, "tsdirectorctl: %s\n", proto::displayText(json(reply->error)).c_str());
+    return kError;
+  }
+  return show(o.command[0], reply->result);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   Options o;
   if (auto rc = parseOptions(argc, argv, &o)) return *rc;
-  const std::vector<std::string>& cmd = o.command;
-  if (int rc = checkArgs(cmd); rc != kOk) return rc;
-  std::string line;
-  for (const auto& a : cmd) line += (line.empty() ? "" : " ") + a;
+  if (int rc = checkArgs(o.command); rc != kOk) return rc;
   std::string reply;
-  if (int rc = exchange(o.socket_path, line, &reply); rc != kOk) return rc;
-  auto v = tsd::director::parseJson(reply);
-  if (!v.ok() || v->type != JsonValue::Type::kObject) {
-    fprintf(stderr, "tsdirectorctl: unreadable reply from the daemon: %s\n",
-            v.ok() ? "not an object" : v.error().c_str());
-    return kError;
-  }
-  bool ok = (*v)["ok"].boolean;
-  if (o.json) {
-    fputs(reply.c_str(), stdout);
-    if (!reply.empty() && reply.back() != '\n') fputc('\n', stdout);
-  } else if (!ok) {
-    fprintf(stderr, "tsdirectorctl: %s\n", (*v)["error"].text().c_str());
-  } else {
-    show(cmd[0], (*v)["result"]);
-  }
-  return ok ? kOk : kError;
+  if (int rc = exchange(o.socket_path, joinWords(o.command), &reply); rc != kOk) return rc;
+  return report(o, reply);
 }
