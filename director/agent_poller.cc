@@ -10,8 +10,8 @@
 
 #include <optional>
 
-#include "director/event_util.h"
 #include "director/base/unique_fd.h"
+#include "director/event_util.h"
 
 namespace tsd::director {
 namespace {

@@ -13,9 +13,9 @@
 
 #include "conf/config.h"
 #include "conf/sock_addr.h"
+#include "director/base/unique_fd.h"
 #include "director/event_util.h"
 #include "director/forwarder.h"
-#include "director/base/unique_fd.h"
 #include "sticky/identity.h"
 
 namespace tsd::director {

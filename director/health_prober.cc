@@ -12,8 +12,8 @@
 #include <cstring>
 #include <string_view>
 
-#include "director/event_util.h"
 #include "director/base/unique_fd.h"
+#include "director/event_util.h"
 
 namespace tsd::director {
 

@@ -9,10 +9,10 @@
 #include <vector>
 
 #include "conf/result.h"
+#include "director/base/unique_fd.h"
 #include "director/event_util.h"
 #include "director/fast_path.h"
 #include "director/forwarder.h"
-#include "director/base/unique_fd.h"
 
 namespace tsd::director {
 

@@ -8,8 +8,8 @@
 
 #include "conf/result.h"
 #include "conf/sock_addr.h"
-#include "director/event_util.h"
 #include "director/base/unique_fd.h"
+#include "director/event_util.h"
 
 namespace tsd::director {
 
