@@ -3,32 +3,15 @@
 // clears them).
 #include "director/ops/admin_commands.h"
 
-#include <charconv>
-
 #include "director/ops/node_view.h"
+#include "director/protocol/admin_protocol.h"
+#include "director/protocol/commands.h"
 
 namespace tsd::director {
 namespace {
 
 using StickyClock = sticky::StickyTable::Clock;
 using Json = nlohmann::json;
-
-constexpr size_t kMaxArgs = 8;
-constexpr const char* kCommands =
-    "nodes, sessions, sticky [IDENTITY], drain NODE, maint NODE, ready NODE, weight NODE N, "
-    "pin IDENTITY NODE [TTL], unpin IDENTITY, reload";
-
-std::vector<std::string_view> split(std::string_view line) {
-  std::vector<std::string_view> out;
-  size_t i = 0;
-  while (i < line.size()) {
-    while (i < line.size() && (line[i] == ' ' || line[i] == '\t' || line[i] == '\r')) ++i;
-    size_t start = i;
-    while (i < line.size() && line[i] != ' ' && line[i] != '\t' && line[i] != '\r') ++i;
-    if (i > start) out.push_back(line.substr(start, i - start));
-  }
-  return out;
-}
 
 int64_t unixSeconds(StickyClock::time_point t) {
   return std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count();
@@ -38,57 +21,29 @@ Json unixOrNull(const std::optional<StickyClock::time_point>& t) {
   return t ? Json(unixSeconds(*t)) : Json();
 }
 
-Status arity(const std::vector<std::string_view>& a, size_t min, size_t max, std::string usage) {
-  if (a.size() - 1 < min || a.size() - 1 > max) return makeError("usage: " + usage);
-  return {};
-}
-
 }  // namespace
 
-Result<int> parseWeight(std::string_view s) {
-  int v = -1;
-  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (ec != std::errc() || end != s.data() + s.size() || v < 0 || v > kMaxAdminWeight) {
-    return makeError("bad weight '" + std::string(s) + "': expected an integer 0..1000");
-  }
-  return v;
-}
-
-Result<conf::Duration> parseTtl(std::string_view s) {
-  auto d = conf::parseDuration(s);
-  if (!d || d->count() <= 0) {
-    return makeError("bad TTL '" + std::string(s) + "': expected a duration like 30m, 8h or 2d");
-  }
-  return *d;
-}
-
 std::string AdminCommands::handle(std::string_view line) {
-  auto args = split(line);
-  Result<Json> r =
-      args.empty() ? Result<Json>(makeError("empty request; commands: " + std::string(kCommands)))
-      : args.size() > kMaxArgs ? Result<Json>(makeError("too many arguments"))
-                               : run(args);
-  Json reply = r.ok() ? Json{{"ok", true}, {"result", std::move(r).value()}}
-                      : Json{{"ok", false}, {"error", r.error()}};
-  return dumpJson(reply) + "\n";
+  auto words = protocol::parseRequest(line);
+  if (!words.ok()) return protocol::encodeError(words.error());
+  if (Status s = protocol::checkArity(*words); !s.ok()) return protocol::encodeError(s.error());
+  Result<Json> r = run(*words);
+  return r.ok() ? protocol::encodeOk(*r) : protocol::encodeError(r.error());
 }
 
 Result<Json> AdminCommands::run(const Args& a) {
-  std::string_view cmd = a[0];
-  if (cmd == "nodes" || cmd == "sessions" || cmd == "reload") {
-    if (Status s = arity(a, 0, 0, std::string(cmd)); !s.ok()) return makeError(s.error());
-    if (cmd == "nodes") return Json(nodeViews(d_));
-    if (cmd == "sessions") return sessions();
-    return reload();
-  }
+  // Arity was checked against the shared command table.
+  const std::string& cmd = a[0];
+  if (cmd == "nodes") return Json(nodeViews(d_));
+  if (cmd == "sessions") return sessions();
+  if (cmd == "reload") return reload();
   if (cmd == "sticky") return sticky(a);
   if (cmd == "drain") return setState(a, conf::NodeState::kDrain);
   if (cmd == "maint") return setState(a, conf::NodeState::kMaint);
   if (cmd == "ready") return setState(a, conf::NodeState::kActive);
   if (cmd == "weight") return weight(a);
   if (cmd == "pin") return pin(a);
-  if (cmd == "unpin") return unpin(a);
-  return makeError("unknown command '" + std::string(cmd) + "'; commands: " + kCommands);
+  return unpin(a);
 }
 
 Error AdminCommands::unknownNode(std::string_view name) const {
@@ -122,7 +77,6 @@ Json AdminCommands::sessions() const {
 }
 
 Result<Json> AdminCommands::sticky(const Args& a) const {
-  if (Status s = arity(a, 0, 1, "sticky [IDENTITY]"); !s.ok()) return makeError(s.error());
   std::optional<sticky::Identity> only;
   if (a.size() == 2) {
     auto id = identity(a[1]);
@@ -148,7 +102,6 @@ Result<Json> AdminCommands::sticky(const Args& a) const {
 }
 
 Result<Json> AdminCommands::setState(const Args& a, conf::NodeState st) {
-  if (Status s = arity(a, 1, 1, std::string(a[0]) + " NODE"); !s.ok()) return makeError(s.error());
   auto n = d_.setNodeState(a[1], st);
   if (!n.ok()) return unknownNode(a[1]);
   return Json{{"node", (*n)->cfg.name},
@@ -157,9 +110,8 @@ Result<Json> AdminCommands::setState(const Args& a, conf::NodeState st) {
 }
 
 Result<Json> AdminCommands::weight(const Args& a) {
-  if (Status s = arity(a, 2, 2, "weight NODE N"); !s.ok()) return makeError(s.error());
   if (d_.nodes().find(a[1]) == nullptr) return unknownNode(a[1]);
-  auto v = parseWeight(a[2]);
+  auto v = protocol::parseWeight(a[2]);
   if (!v.ok()) return makeError(v.error());
   auto n = d_.setNodeWeight(a[1], *v);
   if (!n.ok()) return unknownNode(a[1]);
@@ -168,12 +120,11 @@ Result<Json> AdminCommands::weight(const Args& a) {
 }
 
 Result<Json> AdminCommands::pin(const Args& a) {
-  if (Status s = arity(a, 2, 3, "pin IDENTITY NODE [TTL]"); !s.ok()) return makeError(s.error());
   auto id = identity(a[1]);
   if (!id.ok()) return makeError(id.error());
   std::optional<StickyClock::time_point> until;
   if (a.size() == 4) {
-    auto ttl = parseTtl(a[3]);
+    auto ttl = protocol::parseTtl(a[3]);
     if (!ttl.ok()) return makeError(ttl.error());
     until = StickyClock::now() + *ttl;
   }
@@ -182,7 +133,6 @@ Result<Json> AdminCommands::pin(const Args& a) {
 }
 
 Result<Json> AdminCommands::unpin(const Args& a) {
-  if (Status s = arity(a, 1, 1, "unpin IDENTITY"); !s.ok()) return makeError(s.error());
   auto id = identity(a[1]);
   if (!id.ok()) return makeError(id.error());
   if (!d_.unpin(*id)) return makeError(id->key + " is not pinned");

@@ -15,12 +15,6 @@
 
 namespace tsd::director {
 
-inline constexpr int kMaxAdminWeight = 1000;
-
-// Shared with tsdirectorctl, which checks arguments before it connects.
-Result<int> parseWeight(std::string_view s);
-Result<conf::Duration> parseTtl(std::string_view s);
-
 class AdminCommands {
  public:
   using Reload = std::function<Status()>;
@@ -30,7 +24,7 @@ class AdminCommands {
   std::string handle(std::string_view line);
 
  private:
-  using Args = std::vector<std::string_view>;
+  using Args = std::vector<std::string>;
   using Json = nlohmann::json;
   Result<Json> run(const Args& a);
   Json sessions() const;

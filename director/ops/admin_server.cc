@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 #include "conf/log.h"
-#include "director/ops/node_view.h"
+#include "director/protocol/admin_protocol.h"
 
 namespace tsd::director {
 
@@ -29,9 +29,7 @@ struct AdminServer::Client {
 
 namespace {
 
-std::string errorLine(const std::string& why) {
-  return dumpJson(nlohmann::json{{"ok", false}, {"error", why}}) + "\n";
-}
+std::string errorLine(const std::string& why) { return protocol::encodeError(why); }
 
 // mkdir -p with 0755 for the directories it creates.
 Status makeParents(const std::string& path) {
@@ -132,7 +130,7 @@ void AdminServer::accept(UniqueFd fd) {
   if (c->bev == nullptr) return;
   timeval tv{kAdminTimeoutSeconds, 0};
   bufferevent_set_timeouts(c->bev, &tv, &tv);
-  bufferevent_setwatermark(c->bev, EV_READ, 0, kMaxAdminRequest + 1);
+  bufferevent_setwatermark(c->bev, EV_READ, 0, protocol::kMaxRequestBytes + 1);
   bufferevent_setcb(c->bev, &AdminServer::onRead, nullptr, &AdminServer::onEvent, c.get());
   bufferevent_enable(c->bev, EV_READ);
   Client* key = c.get();
@@ -146,15 +144,15 @@ void AdminServer::onRead(bufferevent* bev, void* arg) {
   size_t n = 0;
   char* line = evbuffer_readln(in, &n, EVBUFFER_EOL_LF);
   if (line == nullptr) {
-    if (evbuffer_get_length(in) > kMaxAdminRequest) {
-      c->server->reply(
-          *c, errorLine("request longer than " + std::to_string(kMaxAdminRequest) + " bytes"));
+    if (evbuffer_get_length(in) > protocol::kMaxRequestBytes) {
+      c->server->reply(*c, errorLine("request longer than " +
+                                     std::to_string(protocol::kMaxRequestBytes) + " bytes"));
     }
     return;
   }
   std::string request(line, n);
   free(line);
-  if (n > kMaxAdminRequest) {
+  if (n > protocol::kMaxRequestBytes) {
     c->server->reply(*c, errorLine("request too long"));
     return;
   }
@@ -183,7 +181,7 @@ void AdminServer::onEvent(bufferevent*, short what, void* arg) {
     // The client closed its side after the request without a newline: treat it as the line.
     evbuffer* in = bufferevent_get_input(c->bev);
     size_t len = evbuffer_get_length(in);
-    if (len > 0 && len <= kMaxAdminRequest) {
+    if (len > 0 && len <= protocol::kMaxRequestBytes) {
       std::string request(len, '\0');
       evbuffer_remove(in, request.data(), len);
       c->server->answer(*c, request);

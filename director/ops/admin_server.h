@@ -1,6 +1,6 @@
 // AdminServer: the admin unix socket on the director's event loop. Mode 0600 in a directory it
 // creates 0755 if missing; peers are checked with SO_PEERCRED (root or the daemon's own user).
-// Each client sends one request line (at most kMaxAdminRequest bytes) and gets one reply line.
+// Each client sends one request line (at most protocol::kMaxRequestBytes) and gets one reply line.
 #pragma once
 
 #include <event2/event.h>
@@ -19,7 +19,6 @@ struct bufferevent;
 
 namespace tsd::director {
 
-inline constexpr size_t kMaxAdminRequest = 4096;
 inline constexpr int kAdminTimeoutSeconds = 10;
 inline constexpr size_t kMaxAdminClients = 16;
 
