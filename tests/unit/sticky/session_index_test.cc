@@ -161,5 +161,21 @@ TEST(SessionIndexTest, DumpIsOrderedByIdentityThenRank) {
   EXPECT_EQ(rows[2].session.user, "bob");
 }
 
+// The tag given with a node's inventory comes back with every match and is what the usable
+// filter sees, so the director resolves a session to a node id without a name lookup.
+TEST(SessionIndexTest, TagsComeBackWithMatchesAndSurvivePrefixChanges) {
+  SessionIndex idx(32, 64);
+  idx.update("n1", {running("alice", "10.0.0.1", 100)}, 11);
+  idx.update("n2", {running("alice", "10.0.0.1", 200)}, 22);
+  auto m = idx.lookup(ip("10.0.0.1"));
+  ASSERT_TRUE(m);
+  EXPECT_EQ(m->node, "n2");
+  EXPECT_EQ(m->tag, 22u);
+  auto not_22 = [](std::string_view, uint32_t tag) { return tag != 22; };
+  EXPECT_EQ(idx.lookup(ip("10.0.0.1"), not_22)->tag, 11u);
+  idx.setPrefixes(24, 64);
+  EXPECT_EQ(idx.lookup(*identityFromAddressString("10.0.0.9", 24, 64))->tag, 22u);
+}
+
 }  // namespace
 }  // namespace tsd::sticky

@@ -244,3 +244,45 @@ TEST(StickyTableTest, ExpireDropsOnlyExpired) {
 
 }  // namespace
 }  // namespace tsd::sticky
+
+namespace tsd::sticky {
+namespace {
+
+// peek() is what a decision reads: the same answer as lookup() for live, expired, pinned and
+// lapsed-pin entries, but it changes nothing (no TTL restart, no erase).
+TEST(StickyTablePeekTest, AnswersLikeLookupWithoutTouching) {
+  StickyTable t(10, kTtl);
+  t.assign(id("a"), "n1", t0, 7);
+  auto hit = t.peek(id("a"), t0 + hours(7));
+  ASSERT_TRUE(hit);
+  EXPECT_EQ(hit->node, "n1");
+  EXPECT_EQ(hit->tag, 7u);
+  // No TTL restart: at t0 + 8h the entry is expired for peek and for lookup alike.
+  EXPECT_FALSE(t.peek(id("a"), t0 + kTtl));
+  EXPECT_TRUE(t.contains(id("a")));  // peek did not erase it
+  EXPECT_EQ(t.lookup(id("a"), t0 + kTtl), std::nullopt);
+  EXPECT_FALSE(t.peek(id("missing"), t0));
+
+  t.pin(id("p"), "n2", t0 + hours(1), 3);
+  ASSERT_TRUE(t.peek(id("p"), t0 + minutes(30)));
+  EXPECT_EQ(t.peek(id("p"), t0 + minutes(30))->tag, 3u);
+  // A lapsed pin counts as an ordinary entry last used when the pin ended.
+  EXPECT_TRUE(t.peek(id("p"), t0 + hours(1) + kTtl - minutes(1)));
+  EXPECT_FALSE(t.peek(id("p"), t0 + hours(1) + kTtl));
+  EXPECT_EQ(t.lookup(id("p"), t0 + hours(1) + kTtl - minutes(1)), "n2");
+}
+
+TEST(StickyTablePeekTest, RetagSetsTagsByNodeName) {
+  StickyTable t(10, kTtl);
+  t.assign(id("a"), "n1", t0);
+  t.assign(id("b"), "n2", t0);
+  EXPECT_EQ(t.peek(id("a"), t0)->tag, kNoTag);  // restored entries have no tag yet
+  t.retag([](std::string_view node) { return node == "n1" ? 4u : 9u; });
+  EXPECT_EQ(t.peek(id("a"), t0)->tag, 4u);
+  EXPECT_EQ(t.peek(id("b"), t0)->tag, 9u);
+  t.assign(id("a"), "n2", t0, 9);  // a new assignment carries its own tag
+  EXPECT_EQ(t.peek(id("a"), t0)->tag, 9u);
+}
+
+}  // namespace
+}  // namespace tsd::sticky
