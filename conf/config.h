@@ -53,8 +53,9 @@ struct DirectorConfig {
   int max_connections = 10000;  // 1..10,000,000 client connections at once
   bool transparent = false;     // bind node sockets to the client address (IP_TRANSPARENT)
   std::string state_dir = "/var/lib/tsdirector";
-  std::string user;                   // drop privileges to this user after binding; empty: stay
-  Duration idle_timeout{0};           // 0: off (desktops idle for hours)
+  std::string user;          // drop privileges to this user after binding; empty: stay
+  Duration idle_timeout{0};  // 0: off (desktops idle for hours)
+  Duration stop_grace{0};    // SIGTERM: how long live connections may finish; 0: reset at once
   uint32_t buffer_size = 256 * 1024;  // user-space read size per direction, 16 KiB..4 MiB
   uint64_t demote_bytes = 4 << 20;    // fast path: queued bytes that demote a connection
 };

@@ -41,6 +41,10 @@ const Field<DirectorConfig> kDirectorFields[] = {
     {"state_dir",
      [](DirectorConfig& c, std::string_view v) { return setPath(c.state_dir, v, false); }},
     {"user", [](DirectorConfig& c, std::string_view v) { return setUser(c.user, v); }},
+    {"stop_grace",
+     [](DirectorConfig& c, std::string_view v) {
+       return setDuration(c.stop_grace, v, seconds(1), 7 * kDay, true);
+     }},
     {"idle_timeout",
      [](DirectorConfig& c, std::string_view v) {
        return setDuration(c.idle_timeout, v, seconds(1), 365 * kDay, true);

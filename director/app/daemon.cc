@@ -97,16 +97,26 @@ Status Daemon::reload() {
 }
 
 void Daemon::stop() {
-  LOG_INFO("stopping: no new connections, live ones are reset");
+  if (stopping_) {
+    LOG_INFO("second stop signal: resetting the remaining connections now");
+    director_->shutdown();
+    return;
+  }
+  stopping_ = true;
+  conf::Duration grace = director_->config()->director.stop_grace;
+  if (grace.count() == 0 || director_->liveConnections() == 0) {
+    LOG_INFO("stopping: no new connections, live ones are reset");
+  }
   admin_.reset();
   http_.reset();
-  director_->shutdown();
   sighup_.reset();
-  sigterm_.reset();
-  sigint_.reset();
-  // Let pending callbacks (freeing connections) run, then leave the loop.
-  timeval tv{0, 0};
-  event_base_loopexit(base_, &tv);
+  director_->drainThenShutdown(grace, [this] {
+    sigterm_.reset();
+    sigint_.reset();
+    // Let pending callbacks (freeing connections) run, then leave the loop.
+    timeval tv{0, 0};
+    event_base_loopexit(base_, &tv);
+  });
 }
 
 }  // namespace tsd::director

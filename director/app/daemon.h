@@ -43,6 +43,7 @@ class Daemon {
   std::unique_ptr<HttpServer> http_;
   std::unique_ptr<AdminCommands> admin_commands_;
   std::unique_ptr<AdminServer> admin_;
+  bool stopping_ = false;
 };
 
 }  // namespace tsd::director

@@ -41,6 +41,7 @@ Status Director::start(PreparedConfig next) {
   apply(next, std::move(listeners));
   sticky_.start(cfg_->director.state_dir);
   sticky_.load(nodes_);
+  sticky_.loadAdmin(nodes_);
   LOG_INFO("tsdirector started: %zu services, %zu nodes, data path %s", cfg_->services.size(),
            cfg_->nodes.size(), data_path_->fastPathActive() ? "ebpf" : "userspace");
   return {};
@@ -154,13 +155,48 @@ Status Director::reload() {
   }
   apply(*next, std::move(listeners));
   sink_.reload(true);
+  sticky_.saveAdmin(nodes_);  // overrides the file now overrides are gone for good
   LOG_INFO("reloaded %s: generation %llu, %zu services, %zu nodes", config_path_.c_str(),
            static_cast<unsigned long long>(stats_.config_generation), cfg_->services.size(),
            cfg_->nodes.size());
   return {};
 }
 
+void Director::drainThenShutdown(conf::Duration grace, std::function<void()> done) {
+  if (stopping_ || grace.count() <= 0 || conns_.empty()) {
+    shutdown();
+    return done();
+  }
+  stopping_ = true;
+  listeners_.clear();  // no new connections; the live ones carry on
+  health_.reset();
+  drained_ = std::move(done);
+  LOG_INFO("stopping: %zu live connections may finish within %lld ms", conns_.size(),
+           static_cast<long long>(grace.count()));
+  grace_timer_.reset(evtimer_new(
+      base_,
+      [](evutil_socket_t, short, void* a) {
+        auto* d = static_cast<Director*>(a);
+        LOG_INFO("stop_grace over: resetting %zu connections", d->conns_.size());
+        d->finishDrain();
+      },
+      this));
+  timeval tv = toTimeval(grace);
+  evtimer_add(grace_timer_.get(), &tv);
+}
+
+void Director::finishDrain() {
+  if (!drained_) return;
+  auto done = std::move(drained_);
+  drained_ = nullptr;
+  grace_timer_.reset();
+  stopping_ = false;  // let shutdown() run its course
+  shutdown();
+  done();
+}
+
 void Director::shutdown() {
+  if (drained_) return finishDrain();  // a second stop during the grace time: now
   if (stopping_) return;
   stopping_ = true;
   listeners_.clear();
@@ -195,6 +231,7 @@ Result<const NodeRuntime*> Director::setNodeState(std::string_view node, conf::N
     n->admin_state = st;
   }
   nodesChanged(true);
+  sticky_.saveAdmin(nodes_);
   LOG_INFO("admin: node %s is now %s%s", n->cfg.name.c_str(), std::string(toString(st)).c_str(),
            n->admin_state ? " (runtime)" : "");
   return n;
@@ -209,6 +246,7 @@ Result<const NodeRuntime*> Director::setNodeWeight(std::string_view node, int we
     n->admin_weight = weight;
   }
   nodesChanged(true);
+  sticky_.saveAdmin(nodes_);
   LOG_INFO("admin: node %s weight %d%s", n->cfg.name.c_str(), weight,
            n->admin_weight ? " (runtime)" : "");
   return n;

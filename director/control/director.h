@@ -8,6 +8,7 @@
 
 #include <event2/event.h>
 
+#include <functional>
 #include <list>
 #include <map>
 #include <memory>
@@ -40,6 +41,10 @@ class Director final : private ConnectionHost, private PlacementInputs, private 
   Status reload();
   // Stop accepting, reset live connections, save sticky state.
   void shutdown();
+  // SIGTERM with [director] stop_grace: stop accepting at once, let live connections run for
+  // up to `grace`, then reset the rest and shut down; `done` runs once everything is closed.
+  void drainThenShutdown(conf::Duration grace, std::function<void()> done);
+  size_t liveConnections() const { return conns_.size(); }
 
   // Read by ops (metrics, node views, admin) between events; null config before start().
   conf::ConfigPtr config() const { return cfg_; }
@@ -89,6 +94,7 @@ class Director final : private ConnectionHost, private PlacementInputs, private 
   void accept(ServiceId service, NodeId manual, UniqueFd fd, const SockAddr& peer);
   void releaseNode(const Connection& c);
   void rebuildIfDue();
+  void finishDrain();
 
   event_base* base_;
   std::string config_path_;
@@ -109,6 +115,8 @@ class Director final : private ConnectionHost, private PlacementInputs, private 
   std::unique_ptr<HealthMonitor> health_;
   std::unique_ptr<DataPath> data_path_;
   bool stopping_ = false;
+  std::function<void()> drained_;  // set while a graceful stop waits for connections
+  EventPtr grace_timer_;
 };
 
 }  // namespace tsd::director

@@ -127,6 +127,7 @@ void Director::closed(Connection& c, const ConnectionEnd& end) {
   dead_.push_back(std::move(*c.position));
   conns_.erase(c.position);
   event_active(reaper_.get(), 0, 0);
+  if (drained_ && conns_.empty()) finishDrain();  // the last one of a graceful stop
 }
 
 bool Director::acceptsReturning(NodeId node, ServiceId service) const {

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include "conf/log.h"
+#include "sticky/admin_state.h"
 #include "sticky/persistence.h"
 
 namespace tsd::director {
@@ -15,7 +16,8 @@ constexpr size_t kMaxStateFile = 512u << 20;
 StickyStore::StickyStore(event_base* base) : base_(base), table_(100000, std::chrono::hours(8)) {}
 
 void StickyStore::start(const std::string& state_dir) {
-  path_ = state_dir + "/sticky.state";
+  path_ = state_dir + "/" + std::string(sticky::kStateFileName);
+  admin_path_ = state_dir + "/" + std::string(sticky::kAdminStateFileName);
   timer_.reset(event_new(
       base_, -1, EV_PERSIST,
       [](evutil_socket_t, short, void* a) {
@@ -62,6 +64,45 @@ void StickyStore::load(NodeTable& nodes) {
     return rt != nullptr ? rt->id : sticky::kNoTag;
   });
   LOG_INFO("sticky state: %zu entries restored from %s", table_.size(), path_.c_str());
+}
+
+void StickyStore::saveAdmin(const NodeTable& nodes) {
+  if (admin_path_.empty()) return;
+  std::vector<sticky::AdminOverride> out;
+  for (const auto& n : nodes.all()) {
+    if (n->removed || (!n->admin_state && !n->admin_weight)) continue;
+    out.push_back({n->cfg.name, n->admin_state, n->admin_weight, n->cfg.state, n->cfg.weight});
+  }
+  Status s = sticky::saveAtomically(admin_path_, sticky::serializeAdmin(out));
+  if (!s.ok()) LOG_WARN("saving admin state: %s", s.error().c_str());
+}
+
+void StickyStore::loadAdmin(NodeTable& nodes) {
+  auto data = sticky::readFile(admin_path_, sticky::kMaxAdminStateBytes);
+  if (!data.ok()) {
+    if (access(admin_path_.c_str(), F_OK) == 0) {
+      LOG_WARN("admin state not loaded: %s", data.error().c_str());
+    }
+    return;
+  }
+  auto overrides = sticky::parseAdmin(*data);
+  if (!overrides.ok()) {
+    LOG_WARN("admin state %s ignored: %s", admin_path_.c_str(), overrides.error().c_str());
+    return;
+  }
+  for (const auto& o : *overrides) {
+    NodeRuntime* n = nodes.find(o.node);
+    if (n == nullptr) continue;  // removed from the config since
+    // The file changed that setting since the admin's change: the file wins, as on reload.
+    if (o.state && n->cfg.state == o.file_state) n->admin_state = o.state;
+    if (o.weight && n->cfg.weight == o.file_weight) n->admin_weight = o.weight;
+    if (n->admin_state || n->admin_weight) {
+      LOG_INFO("node %s: runtime %s%s%s restored", n->cfg.name.c_str(),
+               n->admin_state ? std::string(conf::toString(*n->admin_state)).c_str() : "",
+               n->admin_state && n->admin_weight ? ", " : "",
+               n->admin_weight ? ("weight " + std::to_string(*n->admin_weight)).c_str() : "");
+    }
+  }
 }
 
 }  // namespace tsd::director

@@ -1,6 +1,8 @@
-// StickyStore: the sticky table with its persistence: batched atomic saves to state_dir on a
-// timer and on shutdown, and the restore at start (entries of unknown nodes are dropped and
-// the rest get their node ids).
+// StickyStore: the state that survives a restart, in state_dir. The sticky table (batched
+// atomic saves on a timer and on shutdown; restored at start, entries of unknown nodes dropped
+// and the rest tagged with their node ids) and the runtime admin overrides of the nodes
+// (saved at once on every admin change; restored at start unless the file changed that
+// setting since).
 #pragma once
 
 #include <event2/event.h>
@@ -26,6 +28,9 @@ class StickyStore {
   // Saves now if anything changed since the last save (also on shutdown).
   void save();
   void markDirty() { dirty_ = true; }
+  // Admin overrides (tsdirectorctl drain/maint/weight): written now; read back at start.
+  void saveAdmin(const NodeTable& nodes);
+  void loadAdmin(NodeTable& nodes);
   void stop();
 
   sticky::StickyTable& table() { return table_; }
@@ -35,6 +40,7 @@ class StickyStore {
   event_base* base_;
   sticky::StickyTable table_;
   std::string path_;
+  std::string admin_path_;
   EventPtr timer_;
   bool dirty_ = false;
 };

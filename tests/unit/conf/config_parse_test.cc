@@ -29,6 +29,7 @@ transparent = yes
 state_dir = /srv/tsd/state
 user = tsdirector
 idle_timeout = 12h
+stop_grace = 30s
 buffer_size = 128k
 demote_bytes = 8M
 
@@ -91,13 +92,14 @@ TEST(ParseConfig, EveryKeyNonDefault) {
   EXPECT_EQ(c.director.state_dir, "/srv/tsd/state");
   EXPECT_EQ(c.director.user, "tsdirector");
   EXPECT_EQ(c.director.idle_timeout, hours(12));
+  EXPECT_EQ(c.director.stop_grace, std::chrono::seconds(30));
   EXPECT_EQ(c.director.buffer_size, 128u << 10);
   EXPECT_EQ(c.director.demote_bytes, 8u << 20);
 
   ASSERT_EQ(c.services.size(), 1u);
   const ServiceConfig& s = c.services[0];
   EXPECT_EQ(s.name, "ssh");
-  EXPECT_EQ(s.line, 15);
+  EXPECT_EQ(s.line, 16);
   ASSERT_EQ(s.listen.size(), 2u);
   EXPECT_EQ(s.listen[0].toString(), "0.0.0.0:22");
   EXPECT_EQ(s.listen[1].toString(), "[::]:22");
@@ -110,7 +112,7 @@ TEST(ParseConfig, EveryKeyNonDefault) {
   ASSERT_EQ(c.nodes.size(), 1u);
   const NodeConfig& n = c.nodes[0];
   EXPECT_EQ(n.name, "n1");
-  EXPECT_EQ(n.line, 22);
+  EXPECT_EQ(n.line, 23);
   EXPECT_EQ(n.host, "fd00::1");
   EXPECT_EQ(n.port, std::optional<uint16_t>(2201));
   EXPECT_EQ(n.weight, 7);
@@ -176,6 +178,7 @@ TEST(ParseConfig, DefaultsWhenAbsent) {
   EXPECT_EQ(c.director.state_dir, "/var/lib/tsdirector");
   EXPECT_EQ(c.director.user, "");
   EXPECT_EQ(c.director.idle_timeout, Duration{0});
+  EXPECT_EQ(c.director.stop_grace, Duration{0});
   EXPECT_EQ(c.director.buffer_size, 256u << 10);
   EXPECT_EQ(c.director.demote_bytes, 4u << 20);
   const ServiceConfig& s = c.services.at(0);
@@ -233,6 +236,7 @@ TEST(ParseConfig, OffValuesAndSyntaxDetails) {
   ASSERT_TRUE(r.ok()) << r.error();
   const Config& c = **r;
   EXPECT_EQ(c.director.idle_timeout, Duration{0});
+  EXPECT_EQ(c.director.stop_grace, Duration{0});
   EXPECT_TRUE(c.director.transparent);
   EXPECT_EQ(c.services.at(0).name, "ssh");
   EXPECT_EQ(c.services.at(0).line, 5);

@@ -245,5 +245,31 @@ TEST_F(DirectorTest, StatsSinkCountsEachAttemptOnce) {
   EXPECT_EQ(director_->services().byId(0)->counters.active, 0u);
 }
 
+TEST_F(DirectorTest, AdminOverridesSurviveARestartUnlessTheFileChangedThem) {
+  Port a, b;
+  std::string text = config(node("a", a.port) + node("b", b.port));
+  start(text);
+  ASSERT_TRUE(director_->setNodeState("a", conf::NodeState::kDrain).ok());
+  ASSERT_TRUE(director_->setNodeWeight("b", 7).ok());
+  auto restart = [&](const std::string& t) {
+    director_->shutdown();
+    director_.reset();
+    start(t);
+  };
+  restart(text);
+  EXPECT_EQ(nodeNamed("a").adminState(), conf::NodeState::kDrain);
+  EXPECT_TRUE(nodeNamed("a").admin_state.has_value());
+  EXPECT_EQ(nodeNamed("b").weight(), 7);
+  // `ready` clears the override, and the cleared state is what the next start sees.
+  ASSERT_TRUE(director_->setNodeState("a", conf::NodeState::kActive).ok());
+  restart(text);
+  EXPECT_FALSE(nodeNamed("a").admin_state.has_value());
+  EXPECT_EQ(nodeNamed("b").weight(), 7);
+  // The file changed b's weight while the director was down: the file wins.
+  restart(config(node("a", a.port) + node("b", b.port, 3)));
+  EXPECT_EQ(nodeNamed("b").weight(), 3);
+  EXPECT_FALSE(nodeNamed("b").admin_weight.has_value());
+}
+
 }  // namespace
 }  // namespace tsd::director
