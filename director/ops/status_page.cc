@@ -138,7 +138,8 @@ const std::string& statusPagePolicy() {
     int n = EVP_EncodeBlock(b64, digest, static_cast<int>(len));
     std::string hash(reinterpret_cast<const char*>(b64), static_cast<size_t>(n));
     return "default-src 'none'; script-src 'sha256-" + hash +
-           "'; style-src 'unsafe-inline'; connect-src 'self'; img-src 'self'; base-uri 'none'; "
+           "'; style-src 'unsafe-inline'; connect-src 'self'; img-src 'self' data:; base-uri "
+           "'none'; "
            "form-action 'none'; frame-ancestors 'none'";
   }();
   return policy;

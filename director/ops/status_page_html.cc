@@ -14,6 +14,7 @@ std::string_view statusPageHtml() {
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="color-scheme" content="light dark">
 <title>tsdirector status</title>
+<link rel="icon" href="data:,">
 <style>
 :root{--bg:#f6f7f9;--fg:#1d2330;--muted:#667085;--card:#fff;--line:#d8dce3;
 --down:#c62828;--idle:#2e7d32;--busy:#ef6c00;--swapped:#6a1b9a;--slow:#b38600;--drain:#1565c0;
