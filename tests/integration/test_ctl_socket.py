@@ -10,7 +10,7 @@ import tempfile
 
 import pytest
 
-from conftest import BIN
+from conftest import BIN, ROOT
 from opslib import node_backends
 from tsdlib import free_port
 
@@ -110,3 +110,9 @@ def test_packaged_config_then_default(userspace_director, servers, tmp_path):
     assert r.returncode == 1 and r.stdout == ""
     assert "no admin socket at /run/tsdirector/admin.sock (the default)" in r.stderr, r.stderr
     assert "warning" not in r.stderr
+    # The README's demo line: the socket comes from conf/demo.ini (/run is empty here).
+    demo = ROOT / "conf" / "demo.ini"
+    r = sh(f"{CTL} -c {demo} nodes")
+    assert r.returncode == 1 and \
+        f"no admin socket at /run/tsdirector/demo-admin.sock ([admin] socket in {demo})" \
+        in r.stderr, r.stderr
