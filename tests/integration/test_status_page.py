@@ -193,6 +193,11 @@ def test_hostile_names_are_shown_as_text(userspace_director, servers, browser, t
         d.start(wait_for=d.metrics_port)
         wait_until(lambda: nodes_json(d)["nodes"][0]["agent_node"] == HOSTILE_AGENT,
                    what="the agent's report")
+        # The agent's figures reach /nodes: memory and the running/suspended split.
+        n = nodes_json(d)["nodes"][0]
+        assert n["mem_available_kib"] > 0 and n["load"] is not None
+        assert n["sessions_running"] is not None and n["sessions_suspended"] is not None
+        assert n["sessions_running"] + n["sessions_suspended"] == n["sessions"]
         # The raw page carries the name only \\u-escaped inside its JSON element.
         _, _, raw = http_get(d, "/")
         assert "<img" not in raw and "</script><img" not in raw
@@ -206,6 +211,8 @@ def test_hostile_names_are_shown_as_text(userspace_director, servers, browser, t
         assert page.eval("document.querySelector('.agent-name').textContent") == shown
         assert page.eval("document.images.length") == 0
         assert page.eval("typeof window.pwned") == "undefined"
+        mem = page.eval("document.querySelector('#nodes tbody tr').children[3].textContent")
+        assert mem.endswith(" GiB") or mem.endswith(" MiB"), mem
 
         # Names the config and the agent protocol refuse (non-ASCII, spaces) still render as
         # text when they arrive: the renderer itself, fed a hostile document.
