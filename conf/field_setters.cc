@@ -9,6 +9,17 @@
 #include "conf/parser_detail.h"
 
 namespace tsd::conf::detail {
+
+Status checkNotQuoted(std::string_view key, std::string_view v) {
+  auto isQuote = [](char c) { return c == '"' || c == '\''; };
+  if (v.empty() || (!isQuote(v.front()) && !isQuote(v.back()))) return {};
+  std::string_view bare = v;
+  while (!bare.empty() && isQuote(bare.front())) bare.remove_prefix(1);
+  while (!bare.empty() && isQuote(bare.back())) bare.remove_suffix(1);
+  return makeError("values are not quoted: write '" + std::string(key) + " = " + std::string(bare) +
+                   "'");
+}
+
 namespace {
 
 template <typename T>

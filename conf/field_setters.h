@@ -14,6 +14,10 @@ namespace tsd::conf::detail {
 
 inline std::string quoted(std::string_view v) { return "'" + std::string(v) + "'"; }
 
+// INI values are taken as written: a value in quotes ("127.0.0.1:2299" or '...') would keep
+// them, so it is refused for every key with a message that says so.
+Status checkNotQuoted(std::string_view key, std::string_view v);
+
 // Integers in [min, max]; the message gives the range whether the text was junk or too big.
 template <typename T>
 Status setInt(T& out, std::string_view v, long long min, long long max) {

@@ -183,6 +183,8 @@ Status applyFields(const IniSection& s, T& target, const Field<T> (&fields)[N], 
           "set twice in [" + label + "] (first at line " + std::to_string(first) + ")");
     }
     src.addKey(label, e.key, e.line);
+    if (Status st = checkNotQuoted(e.key, e.value); !st)
+      return src.error(e.line, e.key, st.error());
     if (Status st = field->set(target, e.value); !st) return src.error(e.line, e.key, st.error());
   }
   return {};

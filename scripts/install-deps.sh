@@ -11,6 +11,7 @@ PACKAGES=(
   openssh-server openssh-client tmux iproute2 iptables nftables procps psmisc util-linux libcap2-bin
   python3 python3-pytest curl jq dpkg-dev file keepalived
   iperf3 haproxy nginx-light libnginx-mod-stream
+  chromium prometheus  # the status page browser test; promtool for the alert rule tests
 )
 
 missing=()

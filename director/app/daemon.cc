@@ -11,6 +11,7 @@
 #include "director/ops/http_server.h"
 #include "director/ops/metrics.h"
 #include "director/ops/node_view.h"
+#include "director/ops/status_page.h"
 
 namespace tsd::director {
 
@@ -50,14 +51,25 @@ Status Daemon::startMetrics(const conf::Config& cfg) {
   if (!http.ok()) return makeError(http.error());
   http_ = std::move(http).value();
   http_->route("/metrics", [this] {
-    return HttpServer::Response{200, "text/plain; version=0.0.4; charset=utf-8",
-                                metrics_->render()};
+    return HttpServer::Response{
+        200, "text/plain; version=0.0.4; charset=utf-8", metrics_->render(), {}};
   });
   http_->route("/nodes", [this] {
-    return HttpServer::Response{200, "application/json", nodesDocument(*director_)};
+    return HttpServer::Response{200, "application/json", nodesDocument(*director_), {}};
   });
-  http_->route("/healthz", [] { return HttpServer::Response{200, "text/plain", "ok\n"}; });
-  LOG_INFO("metrics on http://%s/metrics", cfg.metrics.listen->toString().c_str());
+  http_->route("/", [this] {
+    return HttpServer::Response{
+        200,
+        "text/html; charset=utf-8",
+        statusPage(*director_),
+        {{"Content-Security-Policy", statusPagePolicy()}, {"Referrer-Policy", "no-referrer"}}};
+  });
+  http_->route("/status.json", [this] {
+    return HttpServer::Response{200, "application/json", statusDocument(*director_), {}};
+  });
+  http_->route("/healthz", [] { return HttpServer::Response{200, "text/plain", "ok\n", {}}; });
+  LOG_INFO("status page on http://%s/, metrics on /metrics",
+           cfg.metrics.listen->toString().c_str());
   return {};
 }
 

@@ -15,6 +15,11 @@
 
 namespace {
 
+// "1 service", "2 services": log and check-config lines read as sentences.
+std::string counted(size_t n, const char* noun) {
+  return std::to_string(n) + " " + noun + (n == 1 ? "" : "s");
+}
+
 void usage(FILE* out) {
   fprintf(out,
           "usage: tsdirector [-c FILE] [--log-level debug|info|warn|error]\n"
@@ -77,8 +82,9 @@ int main(int argc, char** argv) {
       fprintf(stderr, "%s\n", p.error().c_str());
       return 1;
     }
-    printf("%s: ok (%zu services, %zu nodes)\n", check_path.c_str(), p->cfg->services.size(),
-           p->cfg->nodes.size());
+    printf("%s: ok (%s, %s)\n", check_path.c_str(),
+           counted(p->cfg->services.size(), "service").c_str(),
+           counted(p->cfg->nodes.size(), "node").c_str());
     return 0;
   }
   auto cfg = tsd::director::prepareFile(config_path);

@@ -8,6 +8,11 @@
 namespace tsd::director {
 namespace {
 
+// "1 service", "2 services": log and check-config lines read as sentences.
+std::string counted(size_t n, const char* noun) {
+  return std::to_string(n) + " " + noun + (n == 1 ? "" : "s");
+}
+
 std::string join(const std::vector<std::string>& parts) {
   std::string out;
   for (const auto& p : parts) out += (out.empty() ? "" : "; ") + p;
@@ -42,8 +47,10 @@ Status Director::start(PreparedConfig next) {
   sticky_.start(cfg_->director.state_dir);
   sticky_.load(nodes_);
   sticky_.loadAdmin(nodes_);
-  LOG_INFO("tsdirector started: %zu services, %zu nodes, data path %s", cfg_->services.size(),
-           cfg_->nodes.size(), data_path_->fastPathActive() ? "ebpf" : "userspace");
+  LOG_INFO("tsdirector started: %s, %s, data path %s",
+           counted(cfg_->services.size(), "service").c_str(),
+           counted(cfg_->nodes.size(), "node").c_str(),
+           data_path_->fastPathActive() ? "ebpf" : "userspace");
   return {};
 }
 
@@ -156,9 +163,10 @@ Status Director::reload() {
   apply(*next, std::move(listeners));
   sink_.reload(true);
   sticky_.saveAdmin(nodes_);  // overrides the file now overrides are gone for good
-  LOG_INFO("reloaded %s: generation %llu, %zu services, %zu nodes", config_path_.c_str(),
-           static_cast<unsigned long long>(stats_.config_generation), cfg_->services.size(),
-           cfg_->nodes.size());
+  LOG_INFO("reloaded %s: generation %llu, %s, %s", config_path_.c_str(),
+           static_cast<unsigned long long>(stats_.config_generation),
+           counted(cfg_->services.size(), "service").c_str(),
+           counted(cfg_->nodes.size(), "node").c_str());
   return {};
 }
 

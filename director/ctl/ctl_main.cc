@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "conf/config.h"
 #include "director/base/unique_fd.h"
 #include "director/protocol/admin_protocol.h"
 #include "director/protocol/commands.h"
@@ -25,6 +26,8 @@ namespace proto = tsd::protocol;
 using nlohmann::json;
 
 constexpr const char* kDefaultSocket = "/run/tsdirector/admin.sock";
+constexpr const char* kPackagedConfig = "/etc/tsdirector/tsdirector.ini";
+constexpr const char* kSocketEnv = "TSDIRECTORCTL_SOCKET";
 enum Exit { kOk = 0, kError = 1, kUsage = 2 };
 
 // "weight NODE N             (N: 0..1000)": hints line up in the help.
@@ -36,14 +39,18 @@ std::string usageLine(const proto::CommandSpec& c) {
 }
 
 void usage(FILE* out) {
-  fprintf(out, "usage: tsdirectorctl [-s SOCKET] [--json] COMMAND [ARGS...]\n\ncommands:\n");
+  fprintf(out,
+          "usage: tsdirectorctl [-c CONFIG | -s SOCKET] [--json] COMMAND [ARGS...]\n\n"
+          "commands:\n");
   for (const auto& c : proto::commands()) fprintf(out, "  %s\n", usageLine(c).c_str());
   fprintf(out,
-          "\n  -s, --socket PATH  admin socket (default %s)\n"
+          "\n  -c, --config FILE  use the admin socket named by FILE's [admin] socket\n"
+          "  -s, --socket PATH  admin socket\n"
           "      --json         print the daemon's JSON reply as is\n"
+          "The socket, first found: -s, -c, $%s, [admin] socket in %s, %s.\n"
           "IDENTITY: a client address (10.0.0.5), a key as `sticky` shows it (10.0.0.0/24), or "
           "sni:HOST\n",
-          kDefaultSocket);
+          kSocketEnv, kPackagedConfig, kDefaultSocket);
 }
 
 std::string joinWords(const std::vector<std::string>& words) {
@@ -86,12 +93,12 @@ int checkArgs(const std::vector<std::string>& cmd) {
   return kOk;
 }
 
-void reportConnectError(const std::string& path, int e) {
+void reportConnectError(const std::string& path, const std::string& source, int e) {
   if (e == ENOENT) {
     fprintf(stderr,
-            "tsdirectorctl: no admin socket at %s (is tsdirector running? see -s and "
-            "[admin] socket)\n",
-            path.c_str());
+            "tsdirectorctl: no admin socket at %s (%s): is tsdirector running? Name its "
+            "config with -c FILE or the socket with -s PATH\n",
+            path.c_str(), source.c_str());
   } else if (e == EACCES || e == EPERM) {
     fprintf(stderr,
             "tsdirectorctl: permission denied on %s: run as root or as the daemon's "
@@ -125,7 +132,8 @@ int readReply(int fd, std::string* reply) {
 }
 
 // One exchange: connect, send the line, read the reply until the daemon closes.
-int exchange(const std::string& path, const std::string& line, std::string* reply) {
+int exchange(const std::string& path, const std::string& source, const std::string& line,
+             std::string* reply) {
   sockaddr_un sun{};
   sun.sun_family = AF_UNIX;
   if (path.size() >= sizeof sun.sun_path) {
@@ -135,7 +143,7 @@ int exchange(const std::string& path, const std::string& line, std::string* repl
   memcpy(sun.sun_path, path.data(), path.size());
   tsd::director::UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
   if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&sun), sizeof sun) < 0) {
-    reportConnectError(path, errno);
+    reportConnectError(path, source, errno);
     return kError;
   }
   timeval tv{60, 0};  // a reload may take a moment; never hang forever
@@ -291,7 +299,8 @@ int show(const std::string& cmd, const json& r) {
 }
 
 struct Options {
-  std::string socket_path = kDefaultSocket;
+  std::string socket_path;  // -s
+  std::string config_path;  // -c
   bool json = false;
   std::vector<std::string> command;
 };
@@ -299,17 +308,19 @@ struct Options {
 // Returns an exit code when the program is done (help, version, usage error).
 std::optional<int> parseOptions(int argc, char** argv, Options* o) {
   enum { kJson = 256, kVersion };
-  static option opts[] = {{"socket", required_argument, nullptr, 's'},
-                          {"json", no_argument, nullptr, kJson},
-                          {"version", no_argument, nullptr, kVersion},
-                          {"help", no_argument, nullptr, 'h'},
-                          {nullptr, 0, nullptr, 0}};
+  static option opts[] = {
+      {"socket", required_argument, nullptr, 's'}, {"config", required_argument, nullptr, 'c'},
+      {"json", no_argument, nullptr, kJson},       {"version", no_argument, nullptr, kVersion},
+      {"help", no_argument, nullptr, 'h'},         {nullptr, 0, nullptr, 0}};
   int c;
   // "+": stop at the command, so its arguments are never taken for options.
-  while ((c = getopt_long(argc, argv, "+s:h", opts, nullptr)) != -1) {
+  while ((c = getopt_long(argc, argv, "+s:c:h", opts, nullptr)) != -1) {
     switch (c) {
       case 's':
         o->socket_path = optarg;
+        break;
+      case 'c':
+        o->config_path = optarg;
         break;
       case kJson:
         o->json = true;
@@ -327,6 +338,10 @@ std::optional<int> parseOptions(int argc, char** argv, Options* o) {
   }
   if (optind >= argc) {
     usage(stderr);
+    return kUsage;
+  }
+  if (!o->socket_path.empty() && !o->config_path.empty()) {
+    fprintf(stderr, "tsdirectorctl: give -s SOCKET or -c CONFIG, not both\n");
     return kUsage;
   }
   o->command.assign(argv + optind, argv + argc);
@@ -357,13 +372,56 @@ int report(const Options& o, const std::string& text) {
   return show(o.command[0], reply->result);
 }
 
+struct SocketChoice {
+  std::string path;
+  std::string source;  // where the path came from, for messages
+};
+
+// [admin] socket of a config file, parsed and validated as the daemon would.
+tsd::Result<std::string> socketOfConfig(const std::string& file) {
+  auto cfg = tsd::conf::loadConfig(file);
+  if (!cfg.ok()) return tsd::makeError(cfg.error());
+  if ((*cfg)->admin.socket.empty()) {
+    return tsd::makeError(file + ": [admin] socket is empty: that daemon has no admin socket");
+  }
+  return (*cfg)->admin.socket;
+}
+
+// First found: -s, -c FILE, $TSDIRECTORCTL_SOCKET, the packaged config (when it exists), the
+// built-in default. Explicit choices that fail are errors; the packaged config is a guess, so
+// an unreadable one is passed over with a warning.
+tsd::Result<SocketChoice> findSocket(const Options& o) {
+  if (!o.socket_path.empty()) return SocketChoice{o.socket_path, "from -s"};
+  if (!o.config_path.empty()) {
+    auto s = socketOfConfig(o.config_path);
+    if (!s.ok()) return tsd::makeError(s.error());
+    return SocketChoice{*s, "[admin] socket in " + o.config_path};
+  }
+  if (const char* env = getenv(kSocketEnv); env != nullptr && *env != '\0') {
+    return SocketChoice{env, std::string("from $") + kSocketEnv};
+  }
+  if (access(kPackagedConfig, F_OK) == 0) {
+    auto s = socketOfConfig(kPackagedConfig);
+    if (s.ok()) return SocketChoice{*s, std::string("[admin] socket in ") + kPackagedConfig};
+    fprintf(stderr, "tsdirectorctl: warning: %s (using the default socket)\n", s.error().c_str());
+  }
+  return SocketChoice{kDefaultSocket, "the default"};
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   Options o;
   if (auto rc = parseOptions(argc, argv, &o)) return *rc;
   if (int rc = checkArgs(o.command); rc != kOk) return rc;
+  auto sock = findSocket(o);
+  if (!sock.ok()) {
+    fprintf(stderr, "tsdirectorctl: %s\n", sock.error().c_str());
+    return kError;
+  }
   std::string reply;
-  if (int rc = exchange(o.socket_path, joinWords(o.command), &reply); rc != kOk) return rc;
+  if (int rc = exchange(sock->path, sock->source, joinWords(o.command), &reply); rc != kOk) {
+    return rc;
+  }
   return report(o, reply);
 }

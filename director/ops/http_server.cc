@@ -45,13 +45,15 @@ void HttpServer::onRequest(evhttp_request* req, void* arg) {
   Response r;
   if (it == self->routes_.end()) {
     r.status = 404;
-    r.body = "not found; try /metrics, /nodes or /healthz\n";
+    r.body = "not found; try /, /status.json, /metrics, /nodes or /healthz\n";
   } else {
     r = it->second();
   }
   evkeyvalq* headers = evhttp_request_get_output_headers(req);
   evhttp_add_header(headers, "Content-Type", r.content_type.c_str());
   evhttp_add_header(headers, "Cache-Control", "no-store");
+  evhttp_add_header(headers, "X-Content-Type-Options", "nosniff");
+  for (const auto& [k, v] : r.headers) evhttp_add_header(headers, k.c_str(), v.c_str());
   evbuffer* body = evbuffer_new();
   evbuffer_add(body, r.body.data(), r.body.size());
   evhttp_send_reply(req, r.status, r.status == 200 ? "OK" : "Error", body);

@@ -1,5 +1,6 @@
 // HttpServer: a small read-only HTTP endpoint (libevent evhttp) on the director's own event
-// loop, for /metrics, /nodes and /healthz. Single-threaded like everything else on the loop.
+// loop, for the status page (/), /status.json, /metrics, /nodes and /healthz. Single-threaded
+// like everything else on the loop.
 #pragma once
 
 #include <event2/event.h>
@@ -8,6 +9,8 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "conf/result.h"
 #include "conf/sock_addr.h"
@@ -23,6 +26,7 @@ class HttpServer {
     int status = 200;
     std::string content_type = "text/plain; charset=utf-8";
     std::string body;
+    std::vector<std::pair<std::string, std::string>> headers;  // extra response headers
   };
   using Handler = std::function<Response()>;
 

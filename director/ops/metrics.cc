@@ -84,6 +84,9 @@ void MetricsCollector::collectConnections(Families& out) const {
       add(ref, static_cast<double>(v), {{"reason", r}, {"service", svc}});
     }
   }
+  add(gauge(out, "connections_max",
+            "Client connections allowed at once ([director] max_connections)."),
+      static_cast<double>(d_->config()->director.max_connections));
   auto& dec = counter(out, "decisions_total", "Node choices, by the rule that made them.");
   for (Reason r : kReasons) {
     add(dec, static_cast<double>(s.decisions[static_cast<int>(r)]),

@@ -40,7 +40,13 @@ NodeView viewOf(const Director& d, const NodeRuntime& n, SteadyClock::time_point
   if (fig && fresh) {
     v.load_per_cpu = fig->load_per_cpu;
     v.sessions = fig->sessions;
+    v.sessions_running = n.report->sessions_running;
+    v.sessions_suspended = n.report->sessions_suspended;
+    v.mem_available_kib = n.report->mem_available_kib;
+    v.swap_in_per_s = n.report->swap_in_per_s;
   }
+  if (n.report) v.agent_node = n.report->node;
+  if (n.cfg.manual_listen) v.manual_listen = n.cfg.manual_listen->toString();
   if (!n.removed && health::acceptsNew(v.status)) {
     auto since_up = std::chrono::duration_cast<conf::Duration>(now - n.up_since);
     v.effective_weight =
@@ -51,6 +57,11 @@ NodeView viewOf(const Director& d, const NodeRuntime& n, SteadyClock::time_point
   v.polls_failed = n.polls_failed;
   v.polls_rejected = n.polls_rejected;
   return v;
+}
+
+template <typename T>
+nlohmann::json orNull(const std::optional<T>& v) {
+  return v ? nlohmann::json(*v) : nlohmann::json();
 }
 
 }  // namespace
@@ -80,8 +91,14 @@ void to_json(nlohmann::json& j, const NodeView& n) {
   j = {{"name", n.name},
        {"address", n.address},
        {"status", std::string(health::toString(n.status))},
-       {"load", n.load_per_cpu ? nlohmann::json(*n.load_per_cpu) : nlohmann::json()},
-       {"sessions", n.sessions ? nlohmann::json(*n.sessions) : nlohmann::json()},
+       {"load", orNull(n.load_per_cpu)},
+       {"sessions", orNull(n.sessions)},
+       {"sessions_running", orNull(n.sessions_running)},
+       {"sessions_suspended", orNull(n.sessions_suspended)},
+       {"mem_available_kib", orNull(n.mem_available_kib)},
+       {"swap_in_per_s", orNull(n.swap_in_per_s)},
+       {"agent_node", orNull(n.agent_node)},
+       {"manual_listen", orNull(n.manual_listen)},
        {"active", n.active},
        {"weight", n.weight},
        {"file_weight", n.file_weight},

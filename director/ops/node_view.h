@@ -26,8 +26,13 @@ struct NodeView {
   health::NodeStatus status = health::NodeStatus::kDown;
   std::optional<double> load_per_cpu;  // fresh agent figures only
   std::optional<uint32_t> sessions;    // running + suspended, fresh agent figures only
-  uint32_t active = 0;                 // live connections through the director
-  int weight = 0;                      // in effect (runtime override or file)
+  std::optional<uint32_t> sessions_running, sessions_suspended;  // the same split by state
+  std::optional<uint64_t> mem_available_kib;                     // fresh agent figures only
+  std::optional<double> swap_in_per_s;                           // fresh agent figures only
+  std::optional<std::string> agent_node;     // the name the node's agent gave (untrusted text)
+  std::optional<std::string> manual_listen;  // ADDR:PORT that sends clients to this node only
+  uint32_t active = 0;                       // live connections through the director
+  int weight = 0;                            // in effect (runtime override or file)
   int file_weight = 0;
   bool weight_runtime = false;
   double effective_weight = 0;  // what the scheduler uses; 0 when it takes no new sessions

@@ -173,6 +173,13 @@ const ErrorCase kCases[] = {
     // Addresses.
     {"listen without port", "[service s]\nlisten = 127.0.0.1\n",
      "t.ini:2: listen: '127.0.0.1' has no port (use HOST:PORT or [V6]:PORT)"},
+    // Quotes are never part of INI syntax here; say so instead of "bad port '2299\"'".
+    {"quoted listen", "[service s]\nlisten = \"127.0.0.1:2299\"\n",
+     "t.ini:2: listen: values are not quoted: write 'listen = 127.0.0.1:2299'"},
+    {"single-quoted path", kBase + "[admin]\nsocket = '/run/x.sock'\n",
+     "t.ini:6: socket: values are not quoted: write 'socket = /run/x.sock'"},
+    {"quote at the end only", "[director]\nalgorithm = hash\"\n",
+     "t.ini:2: algorithm: values are not quoted: write 'algorithm = hash'"},
     {"listen bad port", "[service s]\nlisten = 127.0.0.1:70000\n",
      "t.ini:2: listen: bad port '70000' (1-65535)"},
     {"listen host name", "[service s]\nlisten = localhost:22\n",
