@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Benchmark adapter: writes a tsdirector config for the ../shared/bench harness and runs the
-# director in the foreground (the harness pins it, measures it and stops it with SIGTERM).
+# Benchmark adapter: writes a tsdirector config for scripts/bench (or an external harness with
+# the same contract, scripts/bench --harness) and runs the director in the foreground (the caller
+# pins it, measures it and stops it with SIGTERM to its session).
 #   usage: scripts/bench-director.sh userspace|ebpf|auto
-#   env:   DIR_PORT DIR_BACKENDS (127.0.0.1:p1,127.0.0.1:p2,..) DIR_WORKDIR  (set by the harness)
+#   env:   DIR_PORT DIR_BACKENDS (127.0.0.1:p1,127.0.0.1:p2,..) DIR_WORKDIR  (set by the caller)
 #          TSD_BIN  the tsdirector binary [build/bin/tsdirector]; TSD_LOG_LEVEL [warn]
 # Settings mirror the HAProxy/nginx adapters: round robin, no stickiness, no idle timeout.
 set -euo pipefail
@@ -12,7 +13,7 @@ case "$mode" in
   userspace | ebpf | auto) ;;
   *) echo "usage: $0 userspace|ebpf|auto  (env DIR_PORT DIR_BACKENDS DIR_WORKDIR)" >&2; exit 2 ;;
 esac
-: "${DIR_PORT:?DIR_PORT not set (run me from the bench harness)}"
+: "${DIR_PORT:?DIR_PORT not set (run me from scripts/bench)}"
 : "${DIR_BACKENDS:?DIR_BACKENDS not set}"
 : "${DIR_WORKDIR:?DIR_WORKDIR not set}"
 bin=${TSD_BIN:-$root/build/bin/tsdirector}
@@ -52,7 +53,7 @@ cfg=$wd/tsdirector.ini
     echo "address = $b"
     echo
   done
-  # First checks are spread over one interval; 1 s brings every node up within the harness'
+  # First checks are spread over one interval; 1 s brings every node up within the caller's
   # settle time and its 1 s warm-up, and the generous timeout keeps a check queued behind a
   # saturated event loop from taking a node down mid-test.
   echo "[health]"

@@ -9,7 +9,7 @@ PACKAGES=(
   libevent-dev libssl-dev prometheus-cpp-dev libinih-dev nlohmann-json3-dev libgtest-dev libbenchmark-dev
   clang-format clang-tidy
   openssh-server openssh-client tmux iproute2 iptables nftables procps psmisc util-linux libcap2-bin
-  python3 python3-pytest curl jq dpkg-dev file keepalived
+  python3 python3-pytest curl jq dpkg-dev file keepalived lintian perl
   iperf3 haproxy nginx-light libnginx-mod-stream
   chromium prometheus  # the status page browser test; promtool for the alert rule tests
 )

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite: installs packages, builds (release, ASan+UBSan, libFuzzer), then runs
 # unit tests, integration tests (real binary on loopback) on both builds, end-to-end tests
-# (network namespaces, real sshd/ssh), fuzz smoke runs and the package build. Needs root
+# (network namespaces, real sshd/ssh), the packages (install, upgrade, purge) and fuzz smoke runs. Needs root
 # (namespaces, eBPF, transparent mode); CI runs it as root with CI=true.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -40,6 +40,9 @@ step "integration tests (release)"
 TSD_BUILD="$PWD/build" $PY -m pytest -q -p no:cacheprovider tests/integration
 step "integration tests (asan+ubsan)"
 TSD_BUILD="$PWD/build-asan" TSD_SANITIZED=1 $PY -m pytest -q -p no:cacheprovider tests/integration
+
+step "packages (cpack, lintian, dpkg install/upgrade/purge)"
+TSD_BUILD="$PWD/build" $PY -m pytest -q -p no:cacheprovider tests/packaging
 
 if [ -d tests/e2e ] && ls tests/e2e/test_*.py >/dev/null 2>&1; then
   step "end-to-end tests (network namespaces, sshd, ssh, tmux)"

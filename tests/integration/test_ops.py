@@ -1,6 +1,6 @@
 """Operations against the real tsdirector: /metrics and /nodes over HTTP, every tsdirectorctl
 command (and its errors), drain semantics, manual node choice (manual_listen and SNI), the
-admin socket's permission checks, and the .deb package."""
+admin socket's permission checks (the packages: tests/packaging/test_packages.py)."""
 import json
 import os
 import pathlib
@@ -277,32 +277,3 @@ def test_stale_admin_socket_is_replaced(userspace_director, servers):
         s.bind(d.admin_socket)  # left behind by a crashed daemon: nobody listens
     start(d, servers)
     assert ctl(d, "nodes").returncode == 0
-
-
-@pytest.mark.skipif(shutil.which("cpack") is None or shutil.which("dpkg-deb") is None,
-                    reason="needs cpack and dpkg-deb")
-def test_deb_package_contents(tmp_path):
-    targets = ["tsdirector", "tsdirectorctl", "tsdirector-agent"]
-    subprocess.run(["cmake", "--build", str(BUILD), "--target", *targets],
-                   check=True, capture_output=True, timeout=600)
-    r = subprocess.run(["cpack", "-G", "DEB", "-B", str(tmp_path)], cwd=BUILD,
-                       capture_output=True, text=True, timeout=300)
-    assert r.returncode == 0, r.stdout + r.stderr
-    debs = list(tmp_path.glob("*.deb"))
-    assert len(debs) == 1
-    contents = subprocess.run(["dpkg-deb", "--contents", str(debs[0])], capture_output=True,
-                              text=True, check=True).stdout
-    for path in ["./usr/bin/tsdirector", "./usr/bin/tsdirectorctl", "./usr/bin/tsdirector-agent",
-                 "./lib/systemd/system/tsdirector.service",
-                 "./etc/tsdirector/tsdirector.ini",
-                 "./usr/share/doc/tsdirector/operations.md",
-                 "./usr/share/doc/tsdirector/configuration.md",
-                 "./usr/share/doc/tsdirector/examples/keepalived.conf.example",
-                 "./usr/share/doc/tsdirector/examples/prometheus-alerts.yml"]:
-        assert path in contents, path
-    info = subprocess.run(["dpkg-deb", "--info", str(debs[0])], capture_output=True, text=True,
-                          check=True).stdout
-    assert "Package: tsdirector" in info and "libevent" in info and "Maintainer:" in info
-    conffiles = subprocess.run(["dpkg-deb", "--info", str(debs[0]), "conffiles"],
-                               capture_output=True, text=True).stdout
-    assert "/etc/tsdirector/tsdirector.ini" in conffiles  # local edits survive upgrades
