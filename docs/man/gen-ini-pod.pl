@@ -48,8 +48,10 @@ my $close_items = sub {
     }
 };
 my $keys = 0;
+my $in_table = 0;
 for (@lines) {
     chomp;
+    $in_table = 0 unless /^\|/;
     if (/^## (.*)/) {
         last if $in_sections;
         $in_sections = 1 if $1 eq 'Sections';
@@ -65,8 +67,20 @@ for (@lines) {
     } elsif (/^\|/) {
         $flush->();
         my @c = map { s/^\s+|\s+$//gr } split /\|/, substr($_, 1);
+        my $first_row = !$in_table;
+        $in_table = 1;
         next if $c[0] eq 'key' || $c[0] =~ /^-+$/;
-        die "$md: table row with ", scalar(@c), " cells, want 5: $_\n" unless @c == 5;
+        if (@c != 5) {
+            # Another kind of table (the algorithms in a word): its header is skipped, each
+            # row becomes an item whose text is the other cells.
+            next if $first_row;
+            if (!$items_open) {
+                push @pod, '=over 4', '';
+                $items_open = 1;
+            }
+            push @pod, '=item ' . inline($c[0]), '', inline(join('; ', @c[1 .. $#c])), '';
+            next;
+        }
         my ($key, $type, $def, $range, $meaning) = @c;
         $key =~ s/`//g;
         if (!$items_open) {
