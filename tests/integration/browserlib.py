@@ -92,7 +92,8 @@ class Browser:
             raise RuntimeError(f"{method}: {reply['error']}")
         return reply.get("result", {})
 
-    def open(self, url, width=1280, height=900, mobile=False):
+    def open(self, url, width=1280, height=900, mobile=False, block=()):
+        """A new tab on `url`; `block`: URL patterns the page may not load (Network domain)."""
         target = self.send("Target.createTarget", {"url": "about:blank"})["targetId"]
         session = self.send("Target.attachToTarget",
                             {"targetId": target, "flatten": True})["sessionId"]
@@ -100,6 +101,7 @@ class Browser:
         for domain in ("Page", "Runtime", "Log", "Network"):
             self.send(f"{domain}.enable", session=session)
         page.viewport(width, height, mobile)
+        page.block(block)
         page.navigate(url)
         return page
 
@@ -134,6 +136,9 @@ class Page:
                   {"width": width, "height": height, "deviceScaleFactor": 2 if mobile else 1,
                    "mobile": mobile})
 
+    def block(self, patterns):
+        self.send("Network.setBlockedURLs", {"urls": list(patterns)})
+
     def navigate(self, url, timeout=30):
         self.send("Page.navigate", {"url": url})
         self.wait("document.readyState === 'complete'", timeout, "page loaded")
@@ -167,8 +172,9 @@ class Page:
         with self.b._lock:
             return [p for s, m, p in self.b.events if s == self.session and m == method]
 
-    def errors(self):
-        """Script exceptions, console errors and log errors (CSP violations land there)."""
+    def errors(self, allow=()):
+        """Script exceptions, console errors and log errors (CSP violations land there), but
+        those containing one of the `allow` texts."""
         out = [p["exceptionDetails"].get("text", "") + " " +
                str(p["exceptionDetails"].get("exception", {}).get("description", ""))
                for p in self._events("Runtime.exceptionThrown")]
@@ -176,7 +182,7 @@ class Page:
                 for p in self._events("Runtime.consoleAPICalled") if p.get("type") == "error"]
         out += [p["entry"].get("text", "") for p in self._events("Log.entryAdded")
                 if p["entry"].get("level") == "error"]
-        return out
+        return [e for e in out if not any(a in e for a in allow)]
 
     def requests(self):
         return [p["request"]["url"] for p in self._events("Network.requestWillBeSent")]
