@@ -11,6 +11,8 @@ PACKAGES=(
   openssh-server openssh-client tmux iproute2 iptables nftables procps psmisc util-linux libcap2-bin
   python3 python3-pytest curl jq dpkg-dev file keepalived
   iperf3 haproxy nginx-light libnginx-mod-stream
+  # the real X2Go end-to-end test (tests/e2e/test_x2go_e2e.py)
+  x2goserver x2goserver-xsession nxagent nxproxy python3-x2go pyhoca-cli xvfb xterm xauth x11-utils
 )
 
 missing=()
