@@ -187,6 +187,10 @@ void AgentServer::onRead(bufferevent* bev, void* arg) {
   auto* self = static_cast<AgentServer*>(arg);
   Conn& c = *self->conns_.at(bev);
   evbuffer* in = bufferevent_get_input(bev);
+  if (!c.nonce.empty()) {  // one request per connection: anything after it is ignored
+    evbuffer_drain(in, evbuffer_get_length(in));
+    return;
+  }
   size_t eol_len = 0;
   evbuffer_ptr eol = evbuffer_search_eol(in, nullptr, &eol_len, EVBUFFER_EOL_LF);
   if (eol.pos < 0) {
@@ -199,9 +203,13 @@ void AgentServer::onRead(bufferevent* bev, void* arg) {
   if (!req) return self->drop(bev, req.error().c_str());
   LOG_DEBUG("poll from %s (director %s)", c.peer.toString().c_str(), req->director_id.c_str());
   c.nonce = req->nonce;
-  bufferevent_disable(bev, EV_READ);
-  if (auto snap = self->collector_->latest()) return self->reply(bev, *snap);
-  c.waiting = true;  // the first collection is still running; it answers this poll
+  if (auto snap = self->collector_->latest()) {
+    bufferevent_disable(bev, EV_READ);
+    return self->reply(bev, *snap);
+  }
+  // The first collection is still running; it answers this poll. Reading stays on, so a
+  // poller that gives up (EOF) or the read timeout frees the connection meanwhile.
+  c.waiting = true;
 }
 
 void AgentServer::onCollected(evutil_socket_t fd, short, void* arg) {
@@ -227,6 +235,7 @@ void AgentServer::onCollected(evutil_socket_t fd, short, void* arg) {
 void AgentServer::reply(bufferevent* bev, const Snapshot& snap) {
   Conn& c = *conns_.at(bev);
   c.waiting = false;
+  bufferevent_disable(bev, EV_READ);
   AgentReport r = snap.report;
   r.age_ms = ageMs(snap);
   std::string out = encodeReply(key_, c.nonce, r);
