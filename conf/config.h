@@ -2,6 +2,7 @@
 // (std::shared_ptr<const Config>). A reload builds a new one; nothing is edited in place.
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <map>
@@ -107,7 +108,10 @@ struct AgentConfig {
   uint16_t port = 7801;
   std::string key_file;  // shared key (hex or raw); required when any check = agent
   Duration poll = std::chrono::seconds(5);
+  // A poll without a complete reply within this fails. Unset: 1 s, or poll if shorter.
+  Duration timeout = std::chrono::seconds(1);
   Duration max_age = std::chrono::seconds(30);  // last good reply older than this: unknown
+  Duration pollTimeout() const { return std::min(timeout, poll); }
 };
 
 struct MetricsConfig {

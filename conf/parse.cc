@@ -143,6 +143,10 @@ const Field<AgentConfig> kAgentFields[] = {
      [](AgentConfig& c, std::string_view v) {
        return setDuration(c.poll, v, milliseconds(100), hours(1), false);
      }},
+    {"timeout",
+     [](AgentConfig& c, std::string_view v) {
+       return setDuration(c.timeout, v, milliseconds(10), minutes(1), false);
+     }},
     {"max_age",
      [](AgentConfig& c, std::string_view v) {
        return setDuration(c.max_age, v, seconds(1), kDay, false);

@@ -204,6 +204,13 @@ Status checkTiming(const Config& cfg, const Sources& src) {
                      "fast_interval (" + fmt(h.fast_interval) +
                          ") must not be longer than interval (" + fmt(h.interval) + ")");
   }
+  // Unset, the timeout follows a poll shorter than its 1 s default (pollTimeout()).
+  if (cfg.agent.timeout > cfg.agent.poll && src.keyLine("agent", "timeout") != 0) {
+    Blame b = later(src, "agent", "timeout", "poll");
+    return src.error(b.line, b.key,
+                     "agent timeout (" + fmt(cfg.agent.timeout) +
+                         ") must not be longer than poll (" + fmt(cfg.agent.poll) + ")");
+  }
   if (cfg.agent.max_age <= cfg.agent.poll) {
     Blame b = later(src, "agent", "max_age", "poll");
     return src.error(b.line, b.key,

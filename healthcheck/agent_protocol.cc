@@ -5,6 +5,7 @@
 
 #include <arpa/inet.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 
@@ -22,6 +23,7 @@ enum Field : unsigned {
   kRunning = 16,
   kSuspended = 32,
   kAllFields = 63,
+  kAge = 64,  // optional: agents before the background collector do not send it
 };
 
 struct FieldName {
@@ -159,6 +161,23 @@ Status parseLine(std::string_view line, unsigned& seen, AgentReport& r) {
   for (auto tok : t) {
     if (tok.empty()) return makeError("empty field (double or trailing space)");
   }
+  if (t[0] == "warning") {
+    if (t.size() < 2) return makeError("warning: no text");
+    if (r.warnings.size() >= kMaxWarnings) return makeError("too many warnings");
+    std::string_view text = line.substr(std::string_view("warning ").size());
+    if (text.size() > kMaxWarningChars) return makeError("warning too long");
+    r.warnings.emplace_back(text);
+    return {};
+  }
+  if (t[0] == "age_ms") {
+    if (seen & kAge) return makeError("age_ms: duplicate field");
+    if (t.size() != 2) return makeError("age_ms: needs exactly one value");
+    seen |= kAge;
+    auto n = parseUnsigned(t[1], kMaxAgeMs);
+    if (!n) return makeError("age_ms: " + n.error());
+    r.age_ms = *n;
+    return {};
+  }
   if (t[0] == "session") {
     if (r.sessions.size() >= kMaxSessions) return makeError("too many sessions");
     auto s = parseSession(t);
@@ -233,6 +252,21 @@ bool validClientAddress(std::string_view s) {
   return inet_pton(AF_INET, z.c_str(), buf) == 1 || inet_pton(AF_INET6, z.c_str(), buf) == 1;
 }
 
+std::string sanitizeWarning(std::string_view text) {
+  std::string out;
+  for (char c : text) {
+    if (out.size() == kMaxWarningChars) break;
+    bool space = c == ' ' || c == '\t' || c == '\n' || c < 0x20 || c > 0x7e;
+    if (space) {
+      if (!out.empty() && out.back() != ' ') out.push_back(' ');
+      continue;
+    }
+    out.push_back(c);
+  }
+  while (!out.empty() && out.back() == ' ') out.pop_back();
+  return out.empty() ? "?" : out;
+}
+
 std::string encodeRequest(std::string_view nonce, std::string_view director_id) {
   std::string id(director_id.substr(0, kMaxNameChars));
   for (char& c : id) {
@@ -267,6 +301,10 @@ std::string encodeBody(const AgentReport& r, std::string_view nonce) {
   out.append("swap_in_per_s ").append(formatFigure(r.swap_in_per_s)).append("\n");
   out.append("sessions_running ").append(std::to_string(r.sessions_running)).append("\n");
   out.append("sessions_suspended ").append(std::to_string(r.sessions_suspended)).append("\n");
+  out.append("age_ms ").append(std::to_string(std::min(r.age_ms, kMaxAgeMs))).append("\n");
+  for (size_t i = 0; i < r.warnings.size() && i < kMaxWarnings; ++i) {
+    out.append("warning ").append(sanitizeWarning(r.warnings[i])).append("\n");
+  }
   size_t listed = 0;
   for (const auto& s : r.sessions) {
     if (listed == kMaxSessions) break;

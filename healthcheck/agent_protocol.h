@@ -27,6 +27,9 @@ inline constexpr double kMaxSwapInPerS = 1e9;
 inline constexpr uint64_t kMaxMemAvailableKib = uint64_t{1} << 40;  // 1 PiB
 inline constexpr uint32_t kMaxSessionCount = 1000000;
 inline constexpr int64_t kMaxSinceUnix = int64_t{1} << 36;  // year ~4147
+inline constexpr uint64_t kMaxAgeMs = uint64_t{1} << 40;    // ~35 years: beyond it, absurd
+inline constexpr size_t kMaxWarnings = 16;                  // warning lines in one reply
+inline constexpr size_t kMaxWarningChars = 200;             // text of one warning line
 
 enum class SessionKind { kSsh, kX2go, kNx, kTmux };
 std::string_view toString(SessionKind k);
@@ -50,8 +53,16 @@ struct AgentReport {
   uint32_t sessions_running = 0;
   uint32_t sessions_suspended = 0;
   std::vector<AgentSession> sessions;
+  // How old the snapshot was when the reply was sent (0 from agents that predate the field):
+  // the director dates the figures from the collection, not from the reply.
+  uint64_t age_ms = 0;
+  // What went wrong while collecting (a source that failed, timed out or printed garbage).
+  std::vector<std::string> warnings;
   bool operator==(const AgentReport&) const = default;
 };
+
+// A warning as it can travel on one reply line: printable ASCII, single spaces, bounded.
+std::string sanitizeWarning(std::string_view text);
 
 struct AgentRequest {
   std::string nonce;        // kNonceHexChars lowercase hex digits

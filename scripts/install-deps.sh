@@ -12,6 +12,8 @@ PACKAGES=(
   python3 python3-pytest curl jq dpkg-dev file keepalived lintian perl
   iperf3 haproxy nginx-light libnginx-mod-stream
   chromium prometheus  # the status page browser test; promtool for the alert rule tests
+  # the real X2Go end-to-end test (tests/e2e/test_x2go_e2e.py)
+  x2goserver x2goserver-xsession nxagent nxproxy python3-x2go pyhoca-cli xvfb xterm xauth x11-utils
 )
 
 missing=()

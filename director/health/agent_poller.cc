@@ -33,6 +33,7 @@ struct AgentPoller::Poll {
   EventPtr rev;
   EventPtr timer;
   std::string key;
+  std::string expected_node;
   std::string nonce;
   std::string request;
   size_t sent = 0;
@@ -49,13 +50,14 @@ AgentPoller::AgentPoller(std::string director_id) : director_id_(std::move(direc
 AgentPoller::~AgentPoller() = default;
 
 void AgentPoller::poll(event_base* base, const SockAddr& agent, std::string key, Duration timeout,
-                       Done done) {
+                       Done done, std::string expected_node) {
   auto owned = std::make_unique<Poll>();
   Poll* p = owned.get();
   polls_.emplace(p, std::move(owned));
   p->owner = this;
   p->agent = agent;
   p->key = std::move(key);
+  p->expected_node = std::move(expected_node);
   p->nonce = health::makeNonce();
   p->request = health::encodeRequest(p->nonce, director_id_);
   p->timeout = timeout;
@@ -137,6 +139,11 @@ void AgentPoller::readReply(Poll& p) {
   }
   auto report = health::verifyAndParseReply(p.key, p.nonce, p.reply);
   if (!report) return fail(p, PollError::kRejected, report.error());
+  if (!p.expected_node.empty() && report->node != p.expected_node) {
+    return fail(p, PollError::kWrongNode,
+                "agent " + p.agent.toString() + " reports node '" + report->node +
+                    "', polled as node '" + p.expected_node + "'");
+  }
   finish(p, PollResult(std::move(report).value()));
 }
 

@@ -24,6 +24,7 @@ enum class PollError {
   kUnreachable,  // socket, connect or read failed, or closed without a reply
   kTimeout,      // no complete reply within the timeout
   kRejected,     // a reply arrived but was refused: forged, replayed, malformed, oversized
+  kWrongNode,    // a valid reply, but from the agent of another node (misaddressed, copied key)
 };
 
 class PollResult {
@@ -54,8 +55,10 @@ class AgentPoller {
   AgentPoller(const AgentPoller&) = delete;
   AgentPoller& operator=(const AgentPoller&) = delete;
 
-  // timeout covers connect, request and the whole reply.
-  void poll(event_base* base, const SockAddr& agent, std::string key, Duration timeout, Done done);
+  // timeout covers connect, request and the whole reply. A reply whose node is not
+  // expected_node is refused (kWrongNode); an empty expected_node accepts any.
+  void poll(event_base* base, const SockAddr& agent, std::string key, Duration timeout, Done done,
+            std::string expected_node = {});
   size_t inFlight() const { return polls_.size(); }
 
  private:

@@ -89,10 +89,13 @@ void HealthMonitor::run(Task& t) {
   TaskKey key = t.key;
   uint64_t id = t.id;
   if (key.second == kNoId) {
-    poller_.poll(base_, t.target, key_, cfg_->health.timeout,
-                 [this, key, id](PollResult r, std::chrono::microseconds lat) {
-                   if (Task* tk = task(key, id)) onPoll(*tk, std::move(r), lat);
-                 });
+    const NodeRuntime* n = nodes_.byId(key.first);
+    poller_.poll(
+        base_, t.target, key_, cfg_->agent.pollTimeout(),
+        [this, key, id](PollResult r, std::chrono::microseconds lat) {
+          if (Task* tk = task(key, id)) onPoll(*tk, std::move(r), lat);
+        },
+        n ? n->cfg.name : std::string());
     return;
   }
   prober_.probe(base_, t.target, t.kind, cfg_->health.timeout,
@@ -157,10 +160,24 @@ void HealthMonitor::onPoll(Task& t, PollResult r, std::chrono::microseconds late
   if (ok) {
     ++counters_.polls_ok;
     ++n->polls_ok;
+    misnamed_.erase(n->id);
     n->report = std::move(r.report());
-    n->report_time = SteadyClock::now();
+    // The figures are as old as the agent's snapshot: max_age counts from its collection.
+    auto age = std::chrono::milliseconds(n->report->age_ms);
+    n->report_time = SteadyClock::now() - std::chrono::duration_cast<SteadyClock::duration>(age);
+    if (!n->report->warnings.empty()) {
+      LOG_DEBUG("agent of %s warns: %s", n->cfg.name.c_str(), n->report->warnings[0].c_str());
+    }
     events_.inventory(*n, *n->report);
     events_.nodesChanged(false);  // figures move weights and statuses
+  } else if (r.kind() == PollError::kWrongNode) {
+    ++counters_.polls_wrong_node;
+    ++n->polls_wrong_node;
+    // Once per node and misreported name: a misconfigured agent answers every poll.
+    if (misnamed_[n->id] != r.error()) {
+      LOG_WARN("agent poll of %s rejected: %s", n->cfg.name.c_str(), r.error().c_str());
+      misnamed_[n->id] = r.error();
+    }
   } else {
     bool rejected = r.kind() == PollError::kRejected;
     ++(rejected ? counters_.polls_rejected : counters_.polls_failed);

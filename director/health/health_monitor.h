@@ -26,8 +26,9 @@ struct HealthCounters {
   uint64_t checks_failed = 0;
   uint64_t transitions = 0;
   uint64_t polls_ok = 0;
-  uint64_t polls_failed = 0;    // unreachable, timeout
-  uint64_t polls_rejected = 0;  // forged, replayed, garbled, oversized, absurd figures
+  uint64_t polls_failed = 0;      // unreachable, timeout
+  uint64_t polls_rejected = 0;    // forged, replayed, garbled, oversized, absurd figures
+  uint64_t polls_wrong_node = 0;  // valid replies naming another node
 };
 
 // What the monitor reports upwards (implemented by the control plane).
@@ -98,6 +99,7 @@ class HealthMonitor {
   AgentPoller poller_;
   std::mt19937_64 rng_;
   HealthCounters counters_;
+  std::map<NodeId, std::string> misnamed_;  // the name last logged per node, until a good reply
 };
 
 }  // namespace tsd::director

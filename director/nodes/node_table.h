@@ -59,7 +59,8 @@ struct NodeRuntime {
   std::optional<health::AgentReport> report;
   SteadyClock::time_point report_time{};
   uint64_t polls_ok = 0, polls_failed = 0, polls_rejected = 0;
-  uint32_t active = 0;  // live client connections through this node (all services)
+  uint64_t polls_wrong_node = 0;  // valid replies that named another node (rejected)
+  uint32_t active = 0;            // live client connections through this node (all services)
   NodeCounters counters;
   health::NodeStatus status = health::NodeStatus::kDown;  // for display, as of last rebuild
 

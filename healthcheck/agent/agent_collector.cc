@@ -119,6 +119,16 @@ void finish(pid_t pid, SteadyClock::time_point deadline, CommandOutput& r) {
   if (exited && WIFEXITED(status)) r.exit_code = WEXITSTATUS(status);
 }
 
+// Why a command's output cannot be used, or empty.
+std::string commandProblem(const CommandOutput& out) {
+  if (out.timed_out) return "timed out";
+  if (out.truncated) return "output over the size limit";
+  if (out.exit_code != 0) {
+    return out.exit_code < 0 ? std::string("killed") : "exit " + std::to_string(out.exit_code);
+  }
+  return {};
+}
+
 }  // namespace
 
 std::string findExecutable(const std::string& name) {
@@ -210,6 +220,7 @@ AgentReport InventoryCollector::collect() {
   for (auto* part : {&ssh, &tmux, &x2go, &external}) {
     r.sessions.insert(r.sessions.end(), part->begin(), part->end());
   }
+  mergeDesktops(r.sessions);
   // Suspended and recent sessions first, so they survive the kMaxSessions cap of the reply.
   std::stable_sort(r.sessions.begin(), r.sessions.end(), [](const auto& a, const auto& b) {
     if (a.suspended != b.suspended) return a.suspended;
@@ -262,18 +273,29 @@ std::vector<AgentSession> InventoryCollector::collectSsh(int64_t boot_unix) {
   auto sockets = parseProcNetTcp(readFile(options_.proc_dir + "/net/tcp").value_or(""));
   auto v6 = parseProcNetTcp(readFile(options_.proc_dir + "/net/tcp6").value_or(""));
   sockets.insert(sockets.end(), v6.begin(), v6.end());
-  return sshSessions(procs, sockets);
+  return sshSessions(procs, sockets, options_.node_addresses);
 }
 
 std::vector<AgentSession> InventoryCollector::collectX2go(int64_t now_unix) {
   if (findExecutable(options_.x2go_command).empty()) return {};  // X2Go not installed
   auto out = runCommand({options_.x2go_command}, options_.command_timeout);
-  if (!out || out->exit_code != 0) {
-    warnings_.push_back(options_.x2go_command + ": " +
-                        (out ? (out->timed_out ? "timed out" : "failed") : out.error()));
+  std::string why = !out ? out.error() : commandProblem(*out);
+  if (!why.empty()) return fallback(x2go_last_, options_.x2go_command, why);
+  x2go_last_ = {parseX2goList(out->out, now_unix), SteadyClock::now(), true};
+  return x2go_last_.sessions;
+}
+
+std::vector<AgentSession> InventoryCollector::fallback(LastGood& last, const std::string& what,
+                                                       const std::string& why) {
+  auto age = std::chrono::duration_cast<std::chrono::milliseconds>(SteadyClock::now() - last.at);
+  if (!last.valid || age > options_.keep_for) {
+    last.valid = false;
+    warnings_.push_back(what + ": " + why + "; its sessions are left out");
     return {};
   }
-  return parseX2goList(out->out, now_unix);
+  warnings_.push_back(what + ": " + why + "; reporting its last good output (" +
+                      std::to_string(age.count() / 1000) + "s old)");
+  return last.sessions;
 }
 
 std::vector<AgentSession> InventoryCollector::collectTmux(const std::vector<AgentSession>& ssh) {
@@ -324,13 +346,25 @@ void InventoryCollector::tmuxSocket(const std::string& socket, const std::string
                          options_.command_timeout, 1 << 20, st.st_uid);
   // A stale socket (no server) exits non-zero: no sessions, not worth a warning.
   if (!list || list->exit_code != 0 || !validName(user)) return;
+  const auto& ours = options_.node_addresses;
   for (const auto& t : parseTmuxList(list->out)) {
-    auto env = [&]() {
-      auto e =
-          runCommand({tmux, "-S", socket, "show-environment", "-t", "=" + t.name, "SSH_CONNECTION"},
-                     options_.command_timeout, 4096, st.st_uid);
-      return e && e->exit_code == 0 ? parseSshConnection(e->out) : std::string();
+    std::optional<std::string> env_text;
+    auto fetch = [&]() -> const std::string& {
+      if (!env_text) {
+        auto e = runCommand(
+            {tmux, "-S", socket, "show-environment", "-t", "=" + t.name, "SSH_CONNECTION"},
+            options_.command_timeout, 4096, st.st_uid);
+        env_text = e && e->exit_code == 0 ? e->out : std::string();
+      }
+      return *env_text;
     };
+    // Nodes sharing a host share tmux sockets: a session is this node's only when it was
+    // started or last attached through an ssh connection to this node's address.
+    if (!ours.empty() &&
+        std::find(ours.begin(), ours.end(), parseSshConnectionServer(fetch())) == ours.end()) {
+      continue;
+    }
+    auto env = [&]() { return parseSshConnection(fetch()); };
     out.push_back(AgentSession{user, SessionKind::kTmux, !t.attached,
                                tmuxClientAddress(user, ssh, memory_, env), t.created});
   }
@@ -339,19 +373,19 @@ void InventoryCollector::tmuxSocket(const std::string& socket, const std::string
 std::vector<AgentSession> InventoryCollector::collectExternal() {
   if (options_.sessions_command.empty()) return {};
   auto out = runCommand({"/bin/sh", "-c", options_.sessions_command}, options_.command_timeout);
-  if (!out || out->exit_code != 0) {
-    warnings_.push_back("sessions command: " +
-                        (out ? (out->timed_out ? std::string("timed out")
-                                               : "exit " + std::to_string(out->exit_code))
-                             : out.error()));
-    return {};
-  }
+  std::string why = !out ? out.error() : commandProblem(*out);
+  if (!why.empty()) return fallback(external_last_, "sessions command", why);
   auto parsed = parseSessionLines(out->out);
+  if (parsed.sessions.empty() && parsed.bad_lines > 0) {
+    return fallback(external_last_, "sessions command",
+                    "no valid line, " + std::to_string(parsed.bad_lines) + " invalid");
+  }
   if (parsed.bad_lines > 0) {
     warnings_.push_back("sessions command: " + std::to_string(parsed.bad_lines) +
                         " invalid line(s) ignored");
   }
-  return std::move(parsed.sessions);
+  external_last_ = {std::move(parsed.sessions), SteadyClock::now(), true};
+  return external_last_.sessions;
 }
 
 }  // namespace tsd::health

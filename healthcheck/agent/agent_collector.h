@@ -39,6 +39,12 @@ struct CollectorOptions {
   std::string tmux_tmpdir = "/tmp";  // where tmux keeps tmux-UID/ socket directories
   std::string x2go_command = "x2golistsessions_root";
   std::string tmux_command = "tmux";
+  // The node's own addresses (nodes sharing one host): only sshd connections to them and tmux
+  // sessions whose SSH_CONNECTION names one of them are reported. Empty: everything seen.
+  std::vector<std::string> node_addresses;
+  // A command source that fails (times out, exits non-zero, prints only garbage) is reported
+  // from its last good output for this long, with a warning; then it is left out.
+  std::chrono::milliseconds keep_for{30000};
 };
 
 class InventoryCollector {
@@ -57,8 +63,18 @@ class InventoryCollector {
   std::vector<AgentSession> collectExternal();
   void tmuxSocket(const std::string& socket, const std::string& user,
                   const std::vector<AgentSession>& ssh, std::vector<AgentSession>& out);
+  // The last good output of a command source, reused for keep_for when the command fails.
+  struct LastGood {
+    std::vector<AgentSession> sessions;
+    std::chrono::steady_clock::time_point at{};
+    bool valid = false;
+  };
+  std::vector<AgentSession> fallback(LastGood& last, const std::string& what,
+                                     const std::string& why);
 
   CollectorOptions options_;
+  LastGood x2go_last_;
+  LastGood external_last_;
   SwapInRate swap_;
   ClientMemory memory_;
   std::vector<std::string> warnings_;

@@ -68,6 +68,8 @@ Result<uint64_t> keyedNumber(std::string_view text, std::string_view key, const 
   return *found;
 }
 
+}  // namespace
+
 std::string normalizeAddress(std::string_view s) {
   if (!validClientAddress(s) || s == "-") return "-";
   // "::ffff:1.2.3.4" and "1.2.3.4" must be the same client to the session index.
@@ -79,8 +81,6 @@ std::string normalizeAddress(std::string_view s) {
   }
   return z;
 }
-
-}  // namespace
 
 Result<double> parseLoadAvg(std::string_view text) {
   auto t = splitWs(text.substr(0, text.find('\n')));
@@ -200,7 +200,12 @@ std::optional<int64_t> parseBootTime(std::string_view text) {
 }
 
 std::vector<AgentSession> sshSessions(const std::vector<ProcInfo>& procs,
-                                      const std::vector<TcpSocket>& sockets) {
+                                      const std::vector<TcpSocket>& sockets,
+                                      const std::vector<std::string>& node_addresses) {
+  auto ours = [&](const TcpSocket& s) {
+    return node_addresses.empty() || std::find(node_addresses.begin(), node_addresses.end(),
+                                               s.local_address) != node_addresses.end();
+  };
   std::unordered_map<uint64_t, const TcpSocket*> by_inode;
   for (const auto& s : sockets) by_inode.emplace(s.inode, &s);
   std::set<uint16_t> listen_ports;
@@ -225,6 +230,7 @@ std::vector<AgentSession> sshSessions(const std::vector<ProcInfo>& procs,
       auto it = by_inode.find(ino);
       if (it == by_inode.end() || it->second->state != kTcpEstablished) continue;
       if (!listen_ports.empty() && !listen_ports.count(it->second->local_port)) continue;
+      if (!ours(*it->second)) continue;
       if (!done.insert(ino).second) continue;
       out.push_back(AgentSession{title->user, SessionKind::kSsh, false,
                                  normalizeAddress(it->second->remote_address), earliest[ino]});
@@ -264,15 +270,48 @@ std::vector<TmuxSession> parseTmuxList(std::string_view text) {
   return out;
 }
 
-std::string parseSshConnection(std::string_view text) {
+namespace {
+// Field `index` of the first SSH_CONNECTION= line, as a normalized address, or empty.
+std::string sshConnectionField(std::string_view text, size_t index) {
   std::string addr;
+  bool seen = false;
   forEachLine(text, [&](std::string_view line) {
     constexpr std::string_view kKey = "SSH_CONNECTION=";
-    if (!addr.empty() || !line.starts_with(kKey)) return;
+    if (seen || !line.starts_with(kKey)) return;
+    seen = true;
     auto t = splitWs(line.substr(kKey.size()));
-    if (!t.empty() && validClientAddress(t[0]) && t[0] != "-") addr = normalizeAddress(t[0]);
+    if (t.size() > index && t[index] != "-" && validClientAddress(t[index])) {
+      addr = normalizeAddress(t[index]);
+    }
   });
   return addr;
+}
+}  // namespace
+
+std::string parseSshConnection(std::string_view text) { return sshConnectionField(text, 0); }
+
+std::string parseSshConnectionServer(std::string_view text) { return sshConnectionField(text, 2); }
+
+void mergeDesktops(std::vector<AgentSession>& sessions) {
+  std::vector<bool> carrier(sessions.size(), false);
+  for (const auto& d : sessions) {
+    if (d.kind == SessionKind::kSsh || d.suspended || d.client_address == "-") continue;
+    for (size_t i = 0; i < sessions.size(); ++i) {
+      const auto& s = sessions[i];
+      if (carrier[i] || s.kind != SessionKind::kSsh || s.user != d.user ||
+          s.client_address != d.client_address) {
+        continue;
+      }
+      carrier[i] = true;
+      break;
+    }
+  }
+  std::vector<AgentSession> kept;
+  kept.reserve(sessions.size());
+  for (size_t i = 0; i < sessions.size(); ++i) {
+    if (!carrier[i]) kept.push_back(std::move(sessions[i]));
+  }
+  sessions = std::move(kept);
 }
 
 ParsedSessions parseSessionLines(std::string_view text) {

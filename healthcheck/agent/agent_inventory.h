@@ -77,9 +77,18 @@ struct ProcInfo {
 };
 // One running ssh session per established TCP connection held by an authenticated sshd child.
 // Connections whose local port is not one sshd listens on (port forwardings) are left out when
-// the listening ports are known. since = earliest start of a process holding the connection.
+// the listening ports are known, and so are connections to an address that is not the node's
+// when node_addresses is not empty (nodes sharing one host). since = earliest start of a
+// process holding the connection.
 std::vector<AgentSession> sshSessions(const std::vector<ProcInfo>& procs,
-                                      const std::vector<TcpSocket>& sockets);
+                                      const std::vector<TcpSocket>& sockets,
+                                      const std::vector<std::string>& node_addresses = {});
+// "::ffff:1.2.3.4" -> "1.2.3.4"; an invalid address -> "-".
+std::string normalizeAddress(std::string_view s);
+// One desktop, one session: an ssh connection that carries a running tmux, X2Go or NX session
+// (same user, same client address) is the transport of that desktop, not a second session, so
+// it is dropped from the list. Each desktop absorbs at most one ssh connection.
+void mergeDesktops(std::vector<AgentSession>& sessions);
 
 // x2golistsessions_root: '|'-separated, 1-based fields 2 session id, 5 state (R running,
 // S suspended; others skipped), 8 client address, 12 user, 13 age in seconds.
@@ -93,8 +102,10 @@ struct TmuxSession {
 // `tmux list-sessions -F '#{session_name} #{session_attached} #{session_created}'`; names may
 // hold spaces, so the two numbers are taken from the right.
 std::vector<TmuxSession> parseTmuxList(std::string_view text);
-// `tmux show-environment ... SSH_CONNECTION` -> the client address, or empty.
+// `tmux show-environment ... SSH_CONNECTION` ("CLIENT CPORT SERVER SPORT") -> the client
+// address, or empty; parseSshConnectionServer gives the server (node) address, or empty.
 std::string parseSshConnection(std::string_view text);
+std::string parseSshConnectionServer(std::string_view text);
 
 // External command output: lines "USER KIND STATE CLIENT_ADDR SINCE_UNIX"; blank lines and
 // lines starting with '#' are skipped, invalid ones counted.

@@ -33,7 +33,8 @@ class Lab:
     def __init__(self, build):
         self.build = pathlib.Path(build)
         self.run_id = os.getpid()
-        self.prefix = f"tsde2e-{self.run_id}-"
+        # TSD_E2E_PREFIX keeps concurrent runs (several engineers on one machine) apart.
+        self.prefix = f"{os.environ.get('TSD_E2E_PREFIX', 'tsde2e')}-{self.run_id}-"
         # Addresses only exist inside this lab's namespaces; the run id keeps logs unambiguous.
         self.net = 100 + self.run_id % 150
         # Not under /tmp: every node bind-mounts its own directory over /tmp.
@@ -208,6 +209,8 @@ LogLevel INFO
         agent = self.popen(enter + [agent_bin,
                                     "--listen", f"{self.node_ip(i)}:7801",
                                     "--key-file", self.agent_key, "--node-name", node,
+                                    "--node-address", self.node_ip(i),
+                                    "--collect-interval", "250",
                                     "--allow", self.director_node_ip, "--log-level", "debug"],
                            log=self.dir / node / "agent.log")
         self.node_procs[node] = {"holder": holder, "sshd": sshd, "agent": agent}
@@ -245,7 +248,7 @@ LogLevel INFO
 
     def wait_ssh_sessions_gone(self, timeout=15):
         """After the director dropped every connection: the nodes' sshd sessions have ended,
-        and the agents' cached inventories (kept up to 1 s) no longer show them."""
+        and the agents' snapshots (collected every 250 ms) no longer show them."""
         wait_for(lambda: not self.ssh_sessions(), timeout, "sshd sessions to end")
         time.sleep(1.5)
 

@@ -155,5 +155,96 @@ TEST_F(FakeNode, DetachedTmuxSessionNamesItsSshClientFromTheTmuxEnvironment) {
   EXPECT_GT(tmux_sessions[0].since_unix, 0);
 }
 
+TEST_F(FakeNode, OnlyTheNodesOwnSshConnectionsAndTmuxSessionsAreReported) {
+  CollectorOptions o = options();
+  o.sessions_command.clear();
+  o.x2go_command = "tsd-no-such-program-xyz";
+  o.node_addresses = {"192.168.1.1"};  // alice's connection goes to 192.168.1.1:22
+  EXPECT_EQ(InventoryCollector(o).collect().sessions.size(), 1u);
+  o.node_addresses = {"10.0.0.1"};  // another node on the same host
+  EXPECT_TRUE(InventoryCollector(o).collect().sessions.empty());
+
+  std::string tmux = findExecutable("tmux");
+  if (tmux.empty()) GTEST_SKIP() << "tmux is not installed";
+  std::string dir = root_ + "/tmux/tmux-" + std::to_string(::getuid());
+  std::filesystem::create_directories(dir);
+  ::chmod(dir.c_str(), 0700);
+  std::string socket = dir + "/default";
+  auto run = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), {tmux, "-S", socket});
+    auto r = runCommand(args, milliseconds(10000));
+    return r.ok() && r->exit_code == 0;
+  };
+  ASSERT_TRUE(run({"new-session", "-d", "-s", "via-node", "sleep 60"}));
+  ASSERT_TRUE(
+      run({"set-environment", "-t", "=via-node", "SSH_CONNECTION", "10.9.8.7 50000 10.0.0.2 22"}));
+  ASSERT_TRUE(run({"new-session", "-d", "-s", "on-the-host", "sleep 60"}));
+  ASSERT_TRUE(run({"set-environment", "-t", "=on-the-host", "-u", "SSH_CONNECTION"}));
+  o.proc_dir = root_ + "/absent";
+  auto kinds = [&](std::vector<std::string> addresses) {
+    o.node_addresses = std::move(addresses);
+    size_t n = 0;
+    for (const auto& s : InventoryCollector(o).collect().sessions)
+      n += s.kind == SessionKind::kTmux;
+    return n;
+  };
+  size_t own = kinds({"10.0.0.2"});
+  size_t other = kinds({"10.0.0.3"});
+  size_t all = kinds({});
+  run({"kill-server"});
+  EXPECT_EQ(own, 1u);    // the session started through an ssh connection to this node
+  EXPECT_EQ(other, 0u);  // neither: the admin's host session never shows up as a node's
+  EXPECT_EQ(all, 2u);    // without --node-address, everything the agent can see
+}
+
+// The sessions command misbehaves in every way a script can: each time the last good
+// inventory is kept (with a warning) while it is young enough, and left out once too old.
+TEST_F(FakeNode, MisbehavingSessionsCommandKeepsTheLastGoodInventory) {
+  std::string mode = root_ + "/mode";
+  write("mode", "good");
+  CollectorOptions o = options();
+  o.x2go_command = "tsd-no-such-program-xyz";
+  o.proc_dir = root_ + "/absent";
+  o.command_timeout = milliseconds(300);
+  o.sessions_command = "case $(cat '" + mode +
+                       "') in"
+                       " good) echo 'dave nx suspended 10.0.0.8 1700000500';;"
+                       " garbage) head -c 3000 /dev/urandom;;"
+                       " flood) yes 'dave nx suspended 10.0.0.8 1700000500';;"
+                       " hang) sleep 30;;"
+                       " fail) echo 'dave nx suspended 10.0.0.8 1700000500'; exit 3;;"
+                       " esac";
+  o.keep_for = std::chrono::hours(1);
+  InventoryCollector c(o);
+  auto dave = [](const AgentReport& r) {
+    return r.sessions.size() == 1 && r.sessions[0].user == "dave";
+  };
+  // The warnings about this command (the fake node's absent /proc warns too).
+  auto about = [](const InventoryCollector& col) {
+    std::vector<std::string> out;
+    for (const auto& w : col.warnings()) {
+      if (w.starts_with("sessions command")) out.push_back(w);
+    }
+    return out;
+  };
+  ASSERT_TRUE(dave(c.collect()));
+  EXPECT_TRUE(about(c).empty());
+  for (const char* m : {"garbage", "flood", "hang", "fail"}) {
+    write("mode", m);
+    AgentReport r = c.collect();
+    EXPECT_TRUE(dave(r)) << m;
+    ASSERT_EQ(about(c).size(), 1u) << m;
+    EXPECT_NE(about(c)[0].find("last good"), std::string::npos) << about(c)[0];
+  }
+  o.keep_for = milliseconds(0);  // nothing is young enough: the source is left out
+  InventoryCollector strict(o);
+  write("mode", "good");
+  ASSERT_TRUE(dave(strict.collect()));
+  write("mode", "fail");
+  EXPECT_TRUE(strict.collect().sessions.empty());
+  ASSERT_EQ(about(strict).size(), 1u);
+  EXPECT_NE(about(strict)[0].find("exit 3"), std::string::npos) << about(strict)[0];
+}
+
 }  // namespace
 }  // namespace tsd::health

@@ -254,5 +254,67 @@ TEST(AgentInventory, CountSessions) {
   EXPECT_EQ(r.sessions_suspended, 2u);
 }
 
+TEST(AgentInventory, SshSessionsOfTheNodesOwnAddressesOnly) {
+  auto sockets = parseProcNetTcp(kTcp4);
+  std::vector<ProcInfo> procs = {
+      {100, "sshd", "sshd: /usr/sbin/sshd -D [listener] 0 of 10-100 startups", 500, {20123}},
+      {201, "sshd", "sshd: alice@pts/0", 1005, {30456, 40000}}};
+  ASSERT_EQ(sshSessions(procs, sockets).size(), 1u);
+  auto own = sshSessions(procs, sockets, {"10.0.0.9", "192.168.1.1"});  // alice came to .1.1
+  ASSERT_EQ(own.size(), 1u);
+  EXPECT_EQ(own[0].client_address, "192.168.1.5");
+  EXPECT_TRUE(sshSessions(procs, sockets, {"203.0.113.77"}).empty());  // another node's
+}
+
+TEST(AgentInventory, SshConnectionFields) {
+  std::string env = "SSH_CONNECTION=::ffff:10.9.8.7 50000 10.0.0.2 22\n";
+  EXPECT_EQ(parseSshConnection(env), "10.9.8.7");
+  EXPECT_EQ(parseSshConnectionServer(env), "10.0.0.2");
+  EXPECT_EQ(parseSshConnectionServer("SSH_CONNECTION=10.9.8.7 50000\n"), "");
+  EXPECT_EQ(parseSshConnectionServer("-SSH_CONNECTION\n"), "");  // unset in the session
+  EXPECT_EQ(parseSshConnectionServer("SSH_CONNECTION=a b not-an-ip 22\n"), "");
+}
+
+// One desktop, one session: the ssh connection that carries a running desktop of the same
+// user from the same address is its transport; everything else stays.
+TEST(AgentInventory, MergeDesktopsCountsADesktopOnce) {
+  using K = SessionKind;
+  struct Case {
+    const char* name;
+    std::vector<AgentSession> in;
+    size_t kept;
+  };
+  AgentSession ssh{"alice", K::kSsh, false, "10.0.0.5", 100};
+  const Case cases[] = {
+      {"ssh + the tmux it attaches", {ssh, {"alice", K::kTmux, false, "10.0.0.5", 50}}, 1},
+      {"ssh + x2go running over it", {ssh, {"alice", K::kX2go, false, "10.0.0.5", 90}}, 1},
+      {"ssh next to a detached tmux", {ssh, {"alice", K::kTmux, true, "10.0.0.5", 50}}, 2},
+      {"two ssh, one desktop", {ssh, ssh, {"alice", K::kTmux, false, "10.0.0.5", 50}}, 2},
+      {"another address", {ssh, {"alice", K::kTmux, false, "10.0.0.6", 50}}, 2},
+      {"another user", {ssh, {"bob", K::kTmux, false, "10.0.0.5", 50}}, 2},
+      {"unknown address",
+       {{"alice", K::kSsh, false, "-", 1}, {"alice", K::kTmux, false, "-", 1}},
+       2},
+      {"two desktops, two carriers",
+       {ssh,
+        ssh,
+        {"alice", K::kTmux, false, "10.0.0.5", 50},
+        {"alice", K::kX2go, false, "10.0.0.5", 60}},
+       2},
+  };
+  for (const auto& c : cases) {
+    auto v = c.in;
+    mergeDesktops(v);
+    EXPECT_EQ(v.size(), c.kept) << c.name;
+    AgentReport r;
+    r.sessions = v;
+    countSessions(r);
+    EXPECT_EQ(r.sessions_running + r.sessions_suspended, c.kept) << c.name;
+  }
+  std::vector<AgentSession> v = {ssh, {"alice", K::kTmux, false, "10.0.0.5", 50}};
+  mergeDesktops(v);
+  EXPECT_EQ(v[0].kind, K::kTmux);  // the desktop is what stays
+}
+
 }  // namespace
 }  // namespace tsd::health

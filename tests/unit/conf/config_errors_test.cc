@@ -275,6 +275,8 @@ const ErrorCase kCases[] = {
      "t.ini:6: fast_interval: fast_interval (3s) must not be longer than interval (2s)"},
     {"max_age not above poll", kBase + "[agent]\npoll = 30s\n",
      "t.ini:6: poll: max_age (30s) must be longer than poll (30s)"},
+    {"agent timeout above poll", kBase + "[agent]\npoll = 2s\ntimeout = 3s\n",
+     "t.ini:7: timeout: agent timeout (3s) must not be longer than poll (2s)"},
 };
 
 class ConfigErrors : public ::testing::TestWithParam<ErrorCase> {};

@@ -69,6 +69,7 @@ slowstart = 30s
 port = 7900
 key_file = /etc/tsdirector/agent.key
 poll = 2s
+timeout = 750ms
 max_age = 20s
 
 [metrics]
@@ -141,6 +142,7 @@ TEST(ParseConfig, EveryKeyNonDefault) {
   EXPECT_EQ(c.agent.port, 7900);
   EXPECT_EQ(c.agent.key_file, "/etc/tsdirector/agent.key");
   EXPECT_EQ(c.agent.poll, seconds(2));
+  EXPECT_EQ(c.agent.timeout, milliseconds(750));
   EXPECT_EQ(c.agent.max_age, seconds(20));
 
   ASSERT_TRUE(c.metrics.listen.has_value());
@@ -211,6 +213,8 @@ TEST(ParseConfig, DefaultsWhenAbsent) {
   EXPECT_EQ(c.agent.port, 7801);
   EXPECT_EQ(c.agent.key_file, "");
   EXPECT_EQ(c.agent.poll, seconds(5));
+  EXPECT_EQ(c.agent.timeout, seconds(1));
+  EXPECT_EQ(c.agent.pollTimeout(), seconds(1));
   EXPECT_EQ(c.agent.max_age, seconds(30));
   ASSERT_TRUE(c.metrics.listen.has_value());
   EXPECT_EQ(c.metrics.listen->toString(), "127.0.0.1:9108");

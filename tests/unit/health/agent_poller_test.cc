@@ -113,13 +113,17 @@ class AgentPollerTest : public ::testing::Test {
  protected:
   EventBasePtr base_{event_base_new()};
   // One poll, run to completion on the loop.
-  Outcome pollOnce(const SockAddr& to, milliseconds timeout = milliseconds(5000)) {
+  Outcome pollOnce(const SockAddr& to, milliseconds timeout = milliseconds(5000),
+                   std::string expected_node = {}) {
     Outcome out;
     AgentPoller poller;
-    poller.poll(base_.get(), to, kKey, timeout, [&](PollResult r, std::chrono::microseconds) {
-      ++out.calls;
-      out.result = std::move(r);
-    });
+    poller.poll(
+        base_.get(), to, kKey, timeout,
+        [&](PollResult r, std::chrono::microseconds) {
+          ++out.calls;
+          out.result = std::move(r);
+        },
+        std::move(expected_node));
     EXPECT_EQ(out.calls, 0);  // never called from inside poll()
     event_base_dispatch(base_.get());
     EXPECT_EQ(poller.inFlight(), 0u);
@@ -133,6 +137,20 @@ TEST_F(AgentPollerTest, GoodReply) {
   ASSERT_EQ(out.calls, 1);
   ASSERT_TRUE(out.result->ok()) << out.result->error();
   EXPECT_EQ(out.result->report(), sampleReport());
+}
+
+// A genuine reply from the agent of another node (a misaddressed host, a copied key) must
+// not place that node's users here: refused under its own kind, naming both nodes.
+TEST_F(AgentPollerTest, ReplyNamingAnotherNodeIsRefused) {
+  TestAgent agent(Mode::kGood);  // reports node-7
+  Outcome wrong = pollOnce(agent.addr(), milliseconds(5000), "node-8");
+  ASSERT_EQ(wrong.calls, 1);
+  ASSERT_FALSE(wrong.result->ok());
+  EXPECT_EQ(wrong.result->kind(), PollError::kWrongNode);
+  EXPECT_NE(wrong.result->error().find("'node-7'"), std::string::npos) << wrong.result->error();
+  EXPECT_NE(wrong.result->error().find("'node-8'"), std::string::npos) << wrong.result->error();
+  Outcome right = pollOnce(agent.addr(), milliseconds(5000), "node-7");
+  ASSERT_TRUE(right.result->ok()) << right.result->error();
 }
 
 TEST_F(AgentPollerTest, RejectedReplies) {

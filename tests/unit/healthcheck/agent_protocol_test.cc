@@ -69,6 +69,50 @@ TEST(AgentProtocol, RoundTripEmptyInventoryAndExtremeButValidFigures) {
   EXPECT_EQ(*parsed, r);
 }
 
+TEST(AgentProtocol, SnapshotAgeAndWarningsRoundTrip) {
+  AgentReport r = sampleReport();
+  r.age_ms = 12345;
+  r.warnings = {"sessions command: timed out; reporting its last good output (4s old)",
+                "x2golistsessions_root: exit 1"};
+  auto parsed = verifyAndParseReply(kKey, kNonce, encodeReply(kKey, kNonce, r));
+  ASSERT_TRUE(parsed.ok()) << parsed.error();
+  EXPECT_EQ(*parsed, r);
+  // An agent from before the field: no age line means a fresh reply.
+  auto old = parseReplyBody(goodBody(), kNonce);
+  ASSERT_TRUE(old.ok()) << old.error();
+  EXPECT_EQ(old->age_ms, 0u);
+  EXPECT_TRUE(old->warnings.empty());
+}
+
+TEST(AgentProtocol, WarningsAreSanitizedAndCapped) {
+  EXPECT_EQ(sanitizeWarning("a\tb\n\x01  c  \xff"), "a b c");
+  EXPECT_EQ(sanitizeWarning(""), "?");
+  EXPECT_EQ(sanitizeWarning(std::string(1000, 'x')).size(), kMaxWarningChars);
+  AgentReport r = sampleReport();
+  r.warnings.assign(kMaxWarnings + 5, "bad\ncommand output");
+  auto parsed = verifyAndParseReply(kKey, kNonce, encodeReply(kKey, kNonce, r));
+  ASSERT_TRUE(parsed.ok()) << parsed.error();
+  ASSERT_EQ(parsed->warnings.size(), kMaxWarnings);
+  EXPECT_EQ(parsed->warnings[0], "bad command output");
+}
+
+TEST(AgentProtocol, BadAgeAndWarningLinesAreRejected) {
+  for (const std::string& extra : {
+           std::string("age_ms -5\n"),
+           std::string("age_ms 1e3\n"),
+           std::string("age_ms 99999999999999999999\n"),
+           std::string("age_ms 1\nage_ms 2\n"),
+           std::string("age_ms\n"),
+           std::string("warning\n"),
+           "warning " + std::string(kMaxWarningChars + 1, 'w') + "\n",
+       }) {
+    EXPECT_FALSE(parseReplyBody(goodBody(extra), kNonce).ok()) << extra;
+  }
+  std::string many;
+  for (size_t i = 0; i <= kMaxWarnings; ++i) many += "warning w\n";
+  EXPECT_FALSE(parseReplyBody(goodBody(many), kNonce).ok());
+}
+
 TEST(AgentProtocol, WrongKeyIsRejected) {
   std::string reply = encodeReply(kKey, kNonce, sampleReport());
   auto parsed = verifyAndParseReply("another-key-0123456789", kNonce, reply);
