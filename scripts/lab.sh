@@ -45,8 +45,10 @@ LogLevel ERROR
 CONF
     /usr/sbin/sshd -f "$dir/sshd_node$i.conf" -E "$dir/sshd_node$i.log"
     if [ -x "$bin/tsdirector-agent" ]; then
+      # The nodes share this host: --node-address keeps each agent to its own node's sessions
+      # (sshd connections to $ip, tmux sessions whose SSH_CONNECTION names it).
       "$bin/tsdirector-agent" --listen "$ip:7801" --key-file "$dir/agent.key" \
-        --node-name "demo$i" 2>>"$dir/agent_node$i.log" &
+        --node-name "demo$i" --node-address "$ip" 2>>"$dir/agent_node$i.log" &
       echo $! > "$dir/agent_node$i.pid"
     fi
   done

@@ -177,6 +177,8 @@ void MetricsCollector::collectNodes(Families& out) const {
       add(polls, static_cast<double>(v.polls_ok), {{"node", v.name}, {"result", "ok"}});
       add(polls, static_cast<double>(v.polls_failed), {{"node", v.name}, {"result", "failed"}});
       add(polls, static_cast<double>(v.polls_rejected), {{"node", v.name}, {"result", "rejected"}});
+      add(polls, static_cast<double>(v.polls_wrong_node),
+          {{"node", v.name}, {"result", "wrong_node"}});
     }
     if (v.load_per_cpu) add(load, *v.load_per_cpu, n);
     if (v.sessions) add(sess, *v.sessions, n);

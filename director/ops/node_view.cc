@@ -56,6 +56,7 @@ NodeView viewOf(const Director& d, const NodeRuntime& n, SteadyClock::time_point
   v.polls_ok = n.polls_ok;
   v.polls_failed = n.polls_failed;
   v.polls_rejected = n.polls_rejected;
+  v.polls_wrong_node = n.polls_wrong_node;
   return v;
 }
 
@@ -108,7 +109,11 @@ void to_json(nlohmann::json& j, const NodeView& n) {
        {"state_runtime", n.state_runtime},
        {"removed", n.removed},
        {"checks", std::move(checks)},
-       {"polls", {{"ok", n.polls_ok}, {"failed", n.polls_failed}, {"rejected", n.polls_rejected}}}};
+       {"polls",
+        {{"ok", n.polls_ok},
+         {"failed", n.polls_failed},
+         {"rejected", n.polls_rejected},
+         {"wrong_node", n.polls_wrong_node}}}};
 }
 
 std::string nodesDocument(const Director& d) {

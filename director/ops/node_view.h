@@ -41,6 +41,7 @@ struct NodeView {
   bool removed = false;  // gone from the config, live connections remain
   std::vector<Check> checks;
   uint64_t polls_ok = 0, polls_failed = 0, polls_rejected = 0;
+  uint64_t polls_wrong_node = 0;  // replies naming another node (a misaddressed agent)
 };
 
 // Configured nodes, plus removed ones that still carry connections.
