@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
-# Builds tsdirector. usage: scripts/build.sh [release|asan|fuzz] (default release -> build/)
+# Builds tsdirector. usage: scripts/build.sh [release|asan|fuzz] [TARGET...]
+# (default release -> build/; with targets, only those and what they need, e.g. the demo's
+# three programs instead of every unit test)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 kind=${1:-release}
+shift || true
 jobs=$(nproc)
 case "$kind" in
   release) dir=build; flags=(-DCMAKE_BUILD_TYPE=RelWithDebInfo) ;;
@@ -12,5 +15,7 @@ case "$kind" in
   *) echo "usage: $0 [release|asan|fuzz]" >&2; exit 2 ;;
 esac
 cmake -S . -B "$dir" "${flags[@]}" >/dev/null
-cmake --build "$dir" -j"$jobs"
+targets=()
+for t in "$@"; do targets+=(--target "$t"); done
+cmake --build "$dir" -j"$jobs" "${targets[@]}"
 echo "build: $dir/bin ready"

@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
-scripts/build.sh release
+scripts/build.sh release tsdirector tsdirectorctl tsdirector-agent  # only what the demo runs
 dir=/var/tmp/tsdirector-demo
 scripts/lab.sh start "$dir" 3
 trap 'scripts/lab.sh stop "$dir"' EXIT
@@ -16,7 +16,8 @@ cat <<MSG
   Log in through it:   ssh -i $dir/id_ed25519 -p 2222 root@127.0.0.1
   Node list:           curl -s http://127.0.0.1:9108/nodes
   Metrics:             curl -s http://127.0.0.1:9108/metrics
-  Admin:               build/bin/tsdirectorctl -s /run/tsdirector/demo-admin.sock nodes
+  Status page:         http://127.0.0.1:9108/
+  Admin:               build/bin/tsdirectorctl -c conf/demo.ini nodes   (also: sessions, sticky)
   Stop:                Ctrl-C
 
 MSG
