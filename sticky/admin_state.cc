@@ -1,8 +1,9 @@
 // The admin state file: one line per overridden node, a versioned header, a counted trailer.
 #include "sticky/admin_state.h"
 
-#include <charconv>
 #include <set>
+
+#include "sticky/state_text.h"
 
 namespace tsd::sticky {
 namespace {
@@ -11,24 +12,9 @@ constexpr std::string_view kMagic = "tsdirector-admin ";
 constexpr int kMaxWeight = 1000;
 constexpr size_t kMaxNodes = 100000;
 
-std::vector<std::string_view> split(std::string_view s, char sep) {
-  std::vector<std::string_view> out;
-  size_t start = 0;
-  for (size_t i = 0; i <= s.size(); ++i) {
-    if (i == s.size() || s[i] == sep) {
-      out.push_back(s.substr(start, i - start));
-      start = i + 1;
-    }
-  }
-  return out;
-}
-
 std::optional<int> parseInt(std::string_view s, int max) {
-  int v = -1;
-  if (s.empty() || s.size() > 7) return std::nullopt;
-  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (ec != std::errc() || end != s.data() + s.size() || v < 0 || v > max) return std::nullopt;
-  return v;
+  auto v = detail::parseUnsigned(s, max);
+  return v ? std::optional<int>(static_cast<int>(*v)) : std::nullopt;
 }
 
 bool validName(std::string_view s) {
@@ -46,7 +32,7 @@ Error lineError(size_t n, const std::string& what) {
 }
 
 Result<AdminOverride> parseLine(std::string_view line, size_t n) {
-  auto f = split(line, ' ');
+  auto f = detail::splitFields(line, ' ');
   if (f.size() != 5) return lineError(n, "expected 5 fields, got " + std::to_string(f.size()));
   AdminOverride o;
   if (!validName(f[0])) return lineError(n, "bad node name");
@@ -84,7 +70,7 @@ Result<std::vector<AdminOverride>> parseAdmin(std::string_view data) {
   if (data.empty()) return makeError("admin state file is empty");
   if (data.size() > kMaxAdminStateBytes) return makeError("admin state file is oversized");
   if (data.back() != '\n') return makeError("admin state file is truncated (no final newline)");
-  auto lines = split(data.substr(0, data.size() - 1), '\n');
+  auto lines = detail::splitFields(data.substr(0, data.size() - 1), '\n');
   if (!lines[0].starts_with(kMagic)) return makeError("not a tsdirector admin state file");
   auto version = parseInt(lines[0].substr(kMagic.size()), 1'000'000);
   if (!version || *version == 0) return makeError("admin state file has a bad version line");

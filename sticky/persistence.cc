@@ -7,6 +7,8 @@
 #include <optional>
 #include <vector>
 
+#include "sticky/state_text.h"
+
 namespace tsd::sticky {
 namespace {
 
@@ -69,25 +71,8 @@ int64_t toUnixMs(TimePoint t) {
 
 TimePoint fromUnixMs(int64_t ms) { return TimePoint(std::chrono::milliseconds(ms)); }
 
-std::optional<int64_t> parseNumber(std::string_view s, int64_t max) {
-  int64_t v = -1;
-  if (s.empty() || s.size() > 19) return std::nullopt;
-  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (ec != std::errc() || end != s.data() + s.size() || v < 0 || v > max) return std::nullopt;
-  return v;
-}
-
-std::vector<std::string_view> split(std::string_view s, char sep) {
-  std::vector<std::string_view> out;
-  size_t start = 0;
-  for (size_t i = 0; i <= s.size(); ++i) {
-    if (i == s.size() || s[i] == sep) {
-      out.push_back(s.substr(start, i - start));
-      start = i + 1;
-    }
-  }
-  return out;
-}
+using detail::parseUnsigned;
+using detail::splitFields;
 
 Error lineError(size_t line, const std::string& what) {
   return makeError("state file line " + std::to_string(line) + ": " + what);
@@ -98,7 +83,7 @@ Status checkMagic(std::string_view first) {
   if (!first.starts_with(kMagic)) {
     return makeError("not a tsdirector sticky state file (unexpected first line)");
   }
-  auto version = parseNumber(first.substr(kMagic.size()), 1'000'000);
+  auto version = parseUnsigned(first.substr(kMagic.size()), 1'000'000);
   if (!version || *version == 0) return makeError("state file has a bad format version line");
   if (*version > kStateFormatVersion) {
     return makeError("state file format version " + std::to_string(*version) +
@@ -109,7 +94,7 @@ Status checkMagic(std::string_view first) {
 }
 
 Result<Record> parseRecord(std::string_view line, size_t n) {
-  auto f = split(line, ' ');
+  auto f = splitFields(line, ' ');
   if (f.size() != 4) return lineError(n, "expected 4 fields, got " + std::to_string(f.size()));
   for (auto field : f) {
     if (field.empty() || field.size() > kMaxField) return lineError(n, "empty or oversized field");
@@ -124,7 +109,7 @@ Result<Record> parseRecord(std::string_view line, size_t n) {
   if (f[3] != "s" && f[3] != "p") return lineError(n, "flag must be 's' or 'p'");
   r.pinned = f[3] == "p";
   if (f[2] != "-") {
-    r.expires_ms = parseNumber(f[2], kMaxUnixMs);
+    r.expires_ms = parseUnsigned(f[2], kMaxUnixMs);
     if (!r.expires_ms) return lineError(n, "bad expiry");
   } else if (!r.pinned) {
     return lineError(n, "an unpinned entry needs an expiry");
@@ -136,7 +121,7 @@ Result<Record> parseRecord(std::string_view line, size_t n) {
 Result<std::vector<Record>> parseAll(std::string_view data) {
   if (data.empty()) return makeError("state file is empty");
   if (data.back() != '\n') return makeError("state file is truncated (no final newline)");
-  auto lines = split(data.substr(0, data.size() - 1), '\n');
+  auto lines = splitFields(data.substr(0, data.size() - 1), '\n');
   if (Status st = checkMagic(lines[0]); !st.ok()) return Error{st.error()};
   std::vector<Record> records;
   std::vector<Identity> seen;
@@ -144,7 +129,7 @@ Result<std::vector<Record>> parseAll(std::string_view data) {
     std::string_view line = lines[i];
     if (line.starts_with("#")) continue;
     if (line.starts_with("end ")) {
-      auto count = parseNumber(line.substr(4), INT64_MAX);
+      auto count = parseUnsigned(line.substr(4), INT64_MAX);
       if (i + 1 != lines.size()) return lineError(i + 1, "data after the end line");
       if (!count || static_cast<size_t>(*count) != records.size()) {
         return lineError(i + 1, "entry count does not match (truncated or edited file)");
