@@ -48,7 +48,11 @@ std::unique_ptr<Forwarder> DataPath::start(int client_fd, int node_fd, Forwarder
   *kernel = false;
 #ifdef TSD_HAVE_BPF
   if (fast_path_) {
-    auto kf = KernelForwarder::start(*fast_path_, base_, client_fd, node_fd, demote_bytes_, done);
+    KernelForwarder::Options o;
+    o.demote_bytes = demote_bytes_;
+    o.buffer_size = buffer_size_;
+    o.scratch = &scratch_;
+    auto kf = KernelForwarder::start(*fast_path_, base_, client_fd, node_fd, o, done);
     if (kf.ok()) {
       *kernel = true;
       return std::move(kf).value();
