@@ -1,0 +1,137 @@
+"""The fast path never costs a connection: bulk both ways into an echo node (the case that
+used to be reset after a 10 s drain), and peers that stop reading for longer than that, on
+`fast_path = ebpf` and `auto`. Every byte is checksummed both ways."""
+import socket
+import threading
+import time
+
+import pytest
+
+from conftest import Director, bpf_possible
+from tsdlib import Backend, bpf_map_entries, connect, free_port, recv_all_and_hash, \
+    send_all_and_hash
+
+pytestmark = pytest.mark.skipif(not bpf_possible(), reason="needs root and a TSD_BPF build")
+
+MiB = 1 << 20
+
+
+def start_director(tmp_path, fast_path, node_addr):
+    d = Director(tmp_path, fast_path)
+    port = free_port()
+    d.write_config({"t": {"listen": f"127.0.0.1:{port}", "check": "none", "sticky_key": "none"}},
+                   {"n1": {"address": node_addr}}, director={"demote_bytes": "1M"})
+    d.start()
+    return d, port
+
+
+def echo_transfer(port, size, seed):
+    """Sends `size` bytes while reading the echo back; (sent hash, (received, hash), error)."""
+    s = connect(port, timeout=60)
+    got, err = {}, []
+
+    def reader():
+        try:
+            got["r"] = recv_all_and_hash(s)
+        except OSError as e:
+            err.append(e)
+    t = threading.Thread(target=reader)
+    t.start()
+    try:
+        sent = send_all_and_hash(s, size, seed=seed)
+        s.shutdown(socket.SHUT_WR)
+    except OSError as e:
+        err.append(e)
+        sent = None
+    t.join(120)
+    s.close()
+    return sent, got.get("r"), err
+
+
+def wait_maps_empty(pid, timeout=5):
+    deadline = time.time() + timeout
+    while bpf_map_entries(pid) != 0 and time.time() < deadline:
+        time.sleep(0.05)
+    return bpf_map_entries(pid)
+
+
+@pytest.mark.parametrize("fast_path,rounds", [("ebpf", 10), ("auto", 2)])
+def test_bidirectional_bulk_into_echo_node_is_intact_every_time(tmp_path, servers, fast_path,
+                                                                rounds):
+    size = 64 * MiB
+    echo = Backend("echo")
+    servers.append(echo)
+    d, port = start_director(tmp_path, fast_path, echo.addr)
+    try:
+        for i in range(rounds):
+            sent, got, err = echo_transfer(port, size, seed=i)
+            assert not err, f"round {i}: {err}"
+            assert got == (size, sent), f"round {i}: echo differs"
+        assert d.metric("tsdirector_fast_path_enabled") == 1
+        assert d.metric("tsdirector_data_path_connections_total", path="ebpf") == rounds
+        assert wait_maps_empty(d.proc.pid) == 0
+    finally:
+        assert d.stop() == 0
+
+
+def test_eight_bidirectional_bulk_transfers_at_once(tmp_path, servers):
+    size = 32 * MiB
+    echo = Backend("echo")
+    servers.append(echo)
+    d, port = start_director(tmp_path, "ebpf", echo.addr)
+    try:
+        results = [None] * 8
+
+        def run(i):
+            results[i] = echo_transfer(port, size, seed=100 + i)
+        ts = [threading.Thread(target=run, args=(i,)) for i in range(8)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join(300)
+        for i, (sent, got, err) in enumerate(results):
+            assert not err, f"transfer {i}: {err}"
+            assert got == (size, sent), f"transfer {i}: echo differs"
+        assert wait_maps_empty(d.proc.pid) == 0
+    finally:
+        assert d.stop() == 0
+
+
+def test_peers_that_stop_reading_both_ways_are_held_not_reset(tmp_path, servers):
+    """Both ends send 24 MiB and read nothing for 12 s (longer than the old 10 s drain reset):
+    TCP flow control holds them; then both read and every byte arrives."""
+    size, pause = 24 * MiB, 12
+    lst = socket.create_server(("127.0.0.1", free_port()))
+    node_side = {}
+
+    def node():
+        c, _ = lst.accept()
+        c.settimeout(120)
+        t = threading.Thread(target=lambda: node_side.update(sent=send_all_and_hash(c, size, 2)))
+        t.start()
+        time.sleep(pause)
+        node_side["got"] = recv_all_and_hash(c, limit=size)
+        t.join(120)
+        c.shutdown(socket.SHUT_WR)
+        c.close()
+    nt = threading.Thread(target=node)
+    nt.start()
+    d, port = start_director(tmp_path, "ebpf", "127.0.0.1:%d" % lst.getsockname()[1])
+    try:
+        s = connect(port, timeout=120)
+        client_side = {}
+        t = threading.Thread(target=lambda: client_side.update(sent=send_all_and_hash(s, size, 1)))
+        t.start()
+        time.sleep(pause)
+        client_side["got"] = recv_all_and_hash(s, limit=size)
+        t.join(120)
+        s.shutdown(socket.SHUT_WR)
+        assert s.recv(1) == b""  # an orderly end, not a reset
+        s.close()
+        nt.join(120)
+        assert client_side["got"] == (size, node_side["sent"])
+        assert node_side["got"] == (size, client_side["sent"])
+        assert wait_maps_empty(d.proc.pid) == 0
+    finally:
+        lst.close()
+        assert d.stop() == 0
