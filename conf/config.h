@@ -56,7 +56,8 @@ struct DirectorConfig {
   std::string user;                   // drop privileges to this user after binding; empty: stay
   Duration idle_timeout{0};           // 0: off (desktops idle for hours)
   uint32_t buffer_size = 256 * 1024;  // user-space read size per direction, 16 KiB..4 MiB
-  uint64_t demote_bytes = 4 << 20;    // fast path: queued bytes that demote a connection
+  uint64_t demote_bytes = 4 << 20;    // fast path: queued bytes that hand a direction back
+  Duration promote_after{200};        // fast path: user space first, kernel after this; 0: at once
 };
 
 struct ServiceConfig {

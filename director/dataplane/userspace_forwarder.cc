@@ -94,9 +94,19 @@ void UserspaceForwarder::takeWindow(uint64_t* bytes, uint64_t* max_read) {
 void UserspaceForwarder::stop() {
   finished_ = true;
   for (auto& ev : ev_) event_del(ev.get());
+  interest_[0] = interest_[1] = 0;
   if (idle_ev_) event_del(idle_ev_.get());
   if (kick_) event_del(kick_.get());
-  done_ = nullptr;
+}
+
+void UserspaceForwarder::resume() {
+  if (!finished_ || !done_) return;
+  finished_ = false;
+  if (idle_ev_) {
+    timeval tv = toTimeval(opts_.idle_timeout);
+    event_add(idle_ev_.get(), &tv);
+  }
+  updateInterest();
 }
 
 UserspaceForwarder::~UserspaceForwarder() = default;

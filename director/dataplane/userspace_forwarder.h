@@ -58,6 +58,8 @@ class UserspaceForwarder final : public Forwarder {
   void takeWindow(uint64_t* bytes, uint64_t* max_read);
   // Drops every event without reporting: the owner took the pair over (or finished it).
   void stop();
+  // Undoes stop() (a promotion that failed): the copy loop goes on where it stopped.
+  void resume();
 
  private:
   // One direction: bytes read from `from` are written to `to`.

@@ -16,11 +16,16 @@ pytestmark = pytest.mark.skipif(not bpf_possible(), reason="needs root and a TSD
 MiB = 1 << 20
 
 
-def start_director(tmp_path, fast_path, node_addr):
+def start_director(tmp_path, fast_path, node_addr, promote_after="0"):
+    """promote_after 0: every pair starts in the kernel, so bulk is handed back by the kernel
+    path (what these tests prove); None: the default late promotion."""
     d = Director(tmp_path, fast_path)
     port = free_port()
+    director = {"demote_bytes": "1M"}
+    if promote_after is not None:
+        director["promote_after"] = promote_after
     d.write_config({"t": {"listen": f"127.0.0.1:{port}", "check": "none", "sticky_key": "none"}},
-                   {"n1": {"address": node_addr}}, director={"demote_bytes": "1M"})
+                   {"n1": {"address": node_addr}}, director=director)
     d.start()
     return d, port
 
@@ -55,13 +60,14 @@ def wait_maps_empty(pid, timeout=5):
     return bpf_map_entries(pid)
 
 
-@pytest.mark.parametrize("fast_path,rounds", [("ebpf", 10), ("auto", 2)])
+@pytest.mark.parametrize("fast_path,rounds,promote_after",
+                         [("ebpf", 10, "0"), ("auto", 2, "0"), ("auto", 2, None)])
 def test_bidirectional_bulk_into_echo_node_is_intact_every_time(tmp_path, servers, fast_path,
-                                                                rounds):
+                                                                rounds, promote_after):
     size = 64 * MiB
     echo = Backend("echo")
     servers.append(echo)
-    d, port = start_director(tmp_path, fast_path, echo.addr)
+    d, port = start_director(tmp_path, fast_path, echo.addr, promote_after)
     try:
         for i in range(rounds):
             sent, got, err = echo_transfer(port, size, seed=i)
@@ -134,4 +140,30 @@ def test_peers_that_stop_reading_both_ways_are_held_not_reset(tmp_path, servers)
         assert wait_maps_empty(d.proc.pid) == 0
     finally:
         lst.close()
+        assert d.stop() == 0
+
+
+def test_short_connections_never_touch_the_maps_interactive_ones_are_promoted(tmp_path, servers):
+    echo = Backend("echo")
+    servers.append(echo)
+    d, port = start_director(tmp_path, "ebpf", echo.addr, promote_after=None)
+    try:
+        for i in range(200):  # request/response connections, each closed at once
+            with connect(port) as s:
+                s.sendall(b"GET %d" % i)
+                assert s.recv(100) == b"GET %d" % i
+                s.shutdown(socket.SHUT_WR)
+                assert s.recv(1) == b""
+        assert bpf_map_entries(d.proc.pid) == 0  # none of them touched the maps
+        inter = connect(port)
+        inter.sendall(b"k")
+        assert inter.recv(10) == b"k"
+        time.sleep(0.5)  # past promote_after: the interactive pair is now in the kernel
+        for i in range(20):
+            inter.sendall(b"k%d" % i)
+            assert inter.recv(10) == b"k%d" % i
+        assert bpf_map_entries(d.proc.pid) > 0  # the interactive pair is in the maps
+        inter.close()
+        assert wait_maps_empty(d.proc.pid) == 0
+    finally:
         assert d.stop() == 0
