@@ -254,7 +254,31 @@ void KernelForwarder::onSocketEvent(int side, uint32_t events) {
   s.rdhup = true;
   monitor_->watchEdge(monitor_id_, side, s.fd);
   tryPassFin(side);  // a handed-back direction: user space reads the EOF itself
+  if (!s.fin_passed && dirs_[side].spliced()) armFinCheck();
   checkClosed();
+}
+
+// The FIN is passed once its direction's last bytes reached the peer, usually within a
+// millisecond or two: re-check at 1, 2, 4, ... ms rather than at the 50 ms tick.
+void KernelForwarder::armFinCheck() {
+  if (!fin_ev_) fin_ev_.reset(evtimer_new(base_, &KernelForwarder::onFinCheck, this));
+  if (!fin_ev_ || evtimer_pending(fin_ev_.get(), nullptr)) return;
+  fin_delay_ms_ = fin_delay_ms_ == 0 ? 1 : fin_delay_ms_ * 2;
+  if (fin_delay_ms_ >= FastPathMonitor::kTick.count()) return;  // the tick takes over
+  timeval tv = toTimeval(std::chrono::milliseconds(fin_delay_ms_));
+  evtimer_add(fin_ev_.get(), &tv);
+}
+
+void KernelForwarder::onFinCheck(evutil_socket_t, short, void* arg) {
+  auto* self = static_cast<KernelForwarder*>(arg);
+  if (self->done_called_) return;
+  bool waiting = false;
+  for (int src = 0; src < 2; ++src) {
+    self->tryPassFin(src);
+    waiting |= self->sides_[src].rdhup && self->dirs_[src].spliced();
+  }
+  if (waiting) self->armFinCheck();
+  self->checkClosed();  // last: may free us
 }
 
 void KernelForwarder::onTick() {
@@ -392,6 +416,7 @@ void KernelForwarder::finish(ForwardEnd end) {
   final_ = stats();
   HalfState hs{finPassed(kClient), finPassed(kNode)};
   if (user_) user_->stop();
+  if (fin_ev_) event_del(fin_ev_.get());
   detach();
   done_called_ = true;
   Done cb = std::move(done_);

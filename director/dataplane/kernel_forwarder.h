@@ -106,6 +106,8 @@ class KernelForwarder : public Forwarder {
   bool finPassed(int src) const;
   void onUserDone(ForwardEnd end);
   void checkClosed();
+  void armFinCheck();
+  static void onFinCheck(evutil_socket_t, short, void* arg);
   void resetBoth();
   void finish(ForwardEnd end);
   void detach();
@@ -122,6 +124,8 @@ class KernelForwarder : public Forwarder {
   Side sides_[2];
   DirectionHandover dirs_[2];                 // [0] up (client -> node), [1] down
   std::unique_ptr<UserspaceForwarder> user_;  // carries the handed-back directions
+  EventPtr fin_ev_;       // a FIN waits for its last bytes: re-checked soon, not at the tick
+  int fin_delay_ms_ = 0;  // doubles per re-check, up to the tick
   ForwardStats final_;
 };
 
