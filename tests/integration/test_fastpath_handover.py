@@ -199,3 +199,42 @@ def test_desktop_mix_soak_has_no_reset(tmp_path, fast_path):
         srv.wait()
         if d is not None:
             assert d.stop() == 0
+
+
+def test_keystrokes_alternating_with_bulk_bursts_both_ways(tmp_path, servers):
+    """A desktop session: typing (promoted to the kernel), then a 16 MiB burst both ways
+    (handed back), twenty times on one connection: every keystroke and every burst intact."""
+    echo = Backend("echo")
+    servers.append(echo)
+    d, port = start_director(tmp_path, "auto", echo.addr, promote_after=None)
+    try:
+        s = connect(port, timeout=60)
+        for cycle in range(20):
+            for i in range(20):
+                msg = b"c%dk%d" % (cycle, i)
+                s.sendall(msg)
+                got = b""
+                while len(got) < len(msg):
+                    got += s.recv(len(msg) - len(got))
+                assert got == msg
+            if cycle == 0:
+                time.sleep(0.5)  # typing long enough to be promoted
+                assert bpf_map_entries(d.proc.pid) > 0
+            got, err = {}, []
+
+            def reader():
+                try:
+                    got["r"] = recv_all_and_hash(s, limit=16 * MiB)
+                except OSError as e:
+                    err.append(e)
+            t = threading.Thread(target=reader)
+            t.start()
+            sent = send_all_and_hash(s, 16 * MiB, seed=cycle)
+            t.join(120)
+            assert not err and got["r"] == (16 * MiB, sent), f"cycle {cycle}"
+        s.shutdown(socket.SHUT_WR)
+        assert s.recv(1) == b""
+        s.close()
+        assert wait_maps_empty(d.proc.pid) == 0
+    finally:
+        assert d.stop() == 0
