@@ -1,6 +1,7 @@
 """The fast path never costs a connection: bulk both ways into an echo node (the case that
 used to be reset after a 10 s drain), and peers that stop reading for longer than that, on
 `fast_path = ebpf` and `auto`. Every byte is checksummed both ways."""
+import shutil
 import socket
 import threading
 import time
@@ -238,3 +239,31 @@ def test_keystrokes_alternating_with_bulk_bursts_both_ways(tmp_path, servers):
         assert wait_maps_empty(d.proc.pid) == 0
     finally:
         assert d.stop() == 0
+
+
+@pytest.mark.skipif(not shutil.which("iperf3"), reason="needs iperf3 (scripts/install-deps.sh)")
+@pytest.mark.parametrize("promote_after", ["0", None])
+def test_iperf3_bidir_through_the_director(tmp_path, promote_after):
+    import subprocess
+    sport = free_port()
+    srv = subprocess.Popen(["iperf3", "-s", "-p", str(sport), "-B", "127.0.0.1"],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    d = None
+    try:
+        d, port = start_director(tmp_path, "ebpf", f"127.0.0.1:{sport}", promote_after)
+        from tsdlib import wait_port
+        wait_port(sport)
+        out = subprocess.run(["iperf3", "-c", "127.0.0.1", "-p", str(port), "--bidir", "-t", "3",
+                              "-J"], capture_output=True, text=True, timeout=60)
+        assert out.returncode == 0, out.stdout[-2000:] + out.stderr
+        import json
+        res = json.loads(out.stdout)
+        assert "error" not in res, res.get("error")
+        end = res["end"]
+        assert end["sum_sent"]["bytes"] > 0 and end["sum_sent_bidir_reverse"]["bytes"] > 0
+        assert wait_maps_empty(d.proc.pid) == 0
+    finally:
+        srv.kill()
+        srv.wait()
+        if d is not None:
+            assert d.stop() == 0
