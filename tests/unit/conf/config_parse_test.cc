@@ -31,6 +31,7 @@ user = tsdirector
 idle_timeout = 12h
 buffer_size = 128k
 demote_bytes = 8M
+promote_after = 500ms
 
 [service ssh]
 listen = 0.0.0.0:22, [::]:22
@@ -93,11 +94,12 @@ TEST(ParseConfig, EveryKeyNonDefault) {
   EXPECT_EQ(c.director.idle_timeout, hours(12));
   EXPECT_EQ(c.director.buffer_size, 128u << 10);
   EXPECT_EQ(c.director.demote_bytes, 8u << 20);
+  EXPECT_EQ(c.director.promote_after, std::chrono::milliseconds(500));
 
   ASSERT_EQ(c.services.size(), 1u);
   const ServiceConfig& s = c.services[0];
   EXPECT_EQ(s.name, "ssh");
-  EXPECT_EQ(s.line, 15);
+  EXPECT_EQ(s.line, 16);
   ASSERT_EQ(s.listen.size(), 2u);
   EXPECT_EQ(s.listen[0].toString(), "0.0.0.0:22");
   EXPECT_EQ(s.listen[1].toString(), "[::]:22");
@@ -110,7 +112,7 @@ TEST(ParseConfig, EveryKeyNonDefault) {
   ASSERT_EQ(c.nodes.size(), 1u);
   const NodeConfig& n = c.nodes[0];
   EXPECT_EQ(n.name, "n1");
-  EXPECT_EQ(n.line, 22);
+  EXPECT_EQ(n.line, 23);
   EXPECT_EQ(n.host, "fd00::1");
   EXPECT_EQ(n.port, std::optional<uint16_t>(2201));
   EXPECT_EQ(n.weight, 7);
@@ -178,6 +180,7 @@ TEST(ParseConfig, DefaultsWhenAbsent) {
   EXPECT_EQ(c.director.idle_timeout, Duration{0});
   EXPECT_EQ(c.director.buffer_size, 256u << 10);
   EXPECT_EQ(c.director.demote_bytes, 4u << 20);
+  EXPECT_EQ(c.director.promote_after, std::chrono::milliseconds(200));
   const ServiceConfig& s = c.services.at(0);
   EXPECT_EQ(s.port, 22);
   EXPECT_FALSE(s.algorithm.has_value());
