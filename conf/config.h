@@ -58,7 +58,8 @@ struct DirectorConfig {
   Duration idle_timeout{0};  // 0: off (desktops idle for hours)
   Duration stop_grace{0};    // SIGTERM: how long live connections may finish; 0: reset at once
   uint32_t buffer_size = 256 * 1024;  // user-space read size per direction, 16 KiB..4 MiB
-  uint64_t demote_bytes = 4 << 20;    // fast path: queued bytes that demote a connection
+  uint64_t demote_bytes = 4 << 20;    // fast path: queued bytes that hand a direction back
+  Duration promote_after{200};        // fast path: user space first, kernel after this; 0: at once
 };
 
 struct ServiceConfig {

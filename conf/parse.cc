@@ -57,6 +57,10 @@ const Field<DirectorConfig> kDirectorFields[] = {
      [](DirectorConfig& c, std::string_view v) {
        return setSize(c.demote_bytes, v, 64 << 10, 1ULL << 30);
      }},
+    {"promote_after",
+     [](DirectorConfig& c, std::string_view v) {
+       return setDuration(c.promote_after, v, milliseconds(10), seconds(3600), true);
+     }},
 };
 
 const Field<ServiceConfig> kServiceFields[] = {

@@ -6,6 +6,7 @@
 #ifdef TSD_HAVE_BPF
 #include "director/dataplane/fast_path.h"
 #include "director/dataplane/kernel_forwarder.h"
+#include "director/dataplane/promoting_forwarder.h"
 #else
 namespace tsd::director {
 class FastPath {};
@@ -41,6 +42,7 @@ void DataPath::configure(const conf::DirectorConfig& cfg) {
   buffer_size_ = static_cast<uint32_t>(std::min<size_t>(cfg.buffer_size, scratch_.size()));
   idle_timeout_ = cfg.idle_timeout;
   demote_bytes_ = cfg.demote_bytes;
+  promote_after_ = cfg.promote_after;
 }
 
 std::unique_ptr<Forwarder> DataPath::start(int client_fd, int node_fd, Forwarder::Done done,
@@ -48,7 +50,22 @@ std::unique_ptr<Forwarder> DataPath::start(int client_fd, int node_fd, Forwarder
   *kernel = false;
 #ifdef TSD_HAVE_BPF
   if (fast_path_) {
-    auto kf = KernelForwarder::start(*fast_path_, base_, client_fd, node_fd, demote_bytes_, done);
+    KernelForwarder::Options o;
+    o.demote_bytes = demote_bytes_;
+    o.buffer_size = buffer_size_;
+    o.scratch = &scratch_;
+    if (promote_after_.count() > 0) {
+      UserspaceForwarder::Options u;
+      u.buffer_size = buffer_size_;
+      u.idle_timeout = idle_timeout_;
+      u.scratch = &scratch_;
+      PromotionRules rules;
+      rules.min_age_ms = static_cast<uint64_t>(promote_after_.count());
+      *kernel = true;
+      return std::make_unique<PromotingForwarder>(*fast_path_, base_, client_fd, node_fd, u, o,
+                                                  rules, std::move(done));
+    }
+    auto kf = KernelForwarder::start(*fast_path_, base_, client_fd, node_fd, o, done);
     if (kf.ok()) {
       *kernel = true;
       return std::move(kf).value();

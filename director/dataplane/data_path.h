@@ -31,7 +31,8 @@ class DataPath {
   void configure(const conf::DirectorConfig& cfg);
   size_t scratchSize() const { return scratch_.size(); }
 
-  // `kernel` tells which path took the pair.
+  // `kernel` tells which path took the pair: true for the fast path, also when it starts in
+  // user space and is promoted later (promote_after > 0).
   std::unique_ptr<Forwarder> start(int client_fd, int node_fd, Forwarder::Done done, bool* kernel);
   std::unique_ptr<Forwarder> userspace(int client_fd, int node_fd, const HalfState& hs,
                                        Forwarder::Done done);
@@ -50,6 +51,7 @@ class DataPath {
   uint32_t buffer_size_ = 256 * 1024;
   conf::Duration idle_timeout_{0};
   uint64_t demote_bytes_ = 4 << 20;
+  conf::Duration promote_after_{200};
 };
 
 }  // namespace tsd::director

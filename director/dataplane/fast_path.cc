@@ -126,6 +126,7 @@ std::string_view FastPath::reasonName(uint32_t reason) {
       return "zero_len_dropped";
     case TSD_STAT_NO_COUNTER:
       return "no_counter";
+
     default:
       return "unknown";
   }

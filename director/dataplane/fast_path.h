@@ -60,6 +60,14 @@ class FastPath {
   void removeVerdict(uint64_t cookie);
   // Bytes the socket in `slot` has redirected to its peer (no syscall: mmapped counters).
   uint64_t redirectedBytes(uint32_t slot) const;
+  // Hand-over events of all pairs, for metrics (monotonic).
+  struct Counts {
+    uint64_t inserted = 0;     // pairs put in the maps (at connect or promoted later)
+    uint64_t promoted = 0;     // ...of which promoted from user space
+    uint64_t handed_back = 0;  // directions handed to user space (queue above demote_bytes)
+  };
+  Counts& counts() { return counts_; }
+  const Counts& counts() const { return counts_; }
   // The shared close/demotion watcher of all KernelForwarders on `base` (created on first use).
   // The FastPath must be destroyed before that event_base.
   FastPathMonitor& monitor(event_base* base);
@@ -75,6 +83,7 @@ class FastPath {
   size_t counters_len_ = 0;
   std::deque<uint32_t> free_slots_;  // FIFO: a freed slot is reused last
   std::unique_ptr<FastPathMonitor> monitor_;
+  Counts counts_;
 };
 
 }  // namespace tsd::director

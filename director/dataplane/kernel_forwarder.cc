@@ -1,5 +1,6 @@
 // KernelForwarder and its shared FastPathMonitor: hand-off of a socket pair to the sockmap,
-// half-close once the peer has taken every redirected byte, RST handling, one-way demotion.
+// half-close once the peer has taken every redirected byte, RST handling, and the hand-over
+// of one direction at a time to user space (DirectionHandover decides, this acts).
 #include "director/dataplane/kernel_forwarder.h"
 
 #include <linux/sockios.h>
@@ -51,8 +52,6 @@ bool consumedBefore(int fd, uint64_t& consumed) {
   }
   return false;
 }
-
-constexpr int kMaxDrainTicks = 200;  // 10 s of 50 ms ticks
 
 // A socket the peer reset is in TCP_CLOSE; one that only got a FIN is in CLOSE_WAIT.
 // Sockets in a sockmap do not always report the reset through SO_ERROR, so look at the state.
@@ -148,24 +147,27 @@ void FastPathMonitor::onTick(evutil_socket_t, short, void* arg) {
 }
 
 // ---------------------------------------------------------------------------------------------
-KernelForwarder::KernelForwarder(FastPath& fp, uint64_t demote_bytes, Done done)
-    : fp_(fp), demote_bytes_(demote_bytes), done_(std::move(done)) {}
+KernelForwarder::KernelForwarder(FastPath& fp, const Options& opts, Done done)
+    : fp_(fp), opts_(opts), done_(std::move(done)) {}
 
 KernelForwarder::~KernelForwarder() {
-  if (phase_ != Phase::kDone) detach();
+  if (!done_called_) detach();
+  if (user_) user_->stop();
 }
 
 Result<std::unique_ptr<KernelForwarder>> KernelForwarder::start(FastPath& fp, event_base* base,
                                                                 int client_fd, int node_fd,
-                                                                uint64_t demote_bytes, Done done) {
-  std::unique_ptr<KernelForwarder> f(new KernelForwarder(fp, demote_bytes, std::move(done)));
+                                                                const Options& opts, Done done) {
+  std::unique_ptr<KernelForwarder> f(new KernelForwarder(fp, opts, std::move(done)));
+  f->base_ = base;
   f->sides_[kClient].fd = client_fd;
   f->sides_[kNode].fd = node_fd;
   if (Status s = f->handOff(base); !s.ok()) {
     f->detach();
-    f->phase_ = Phase::kDone;
+    f->done_called_ = true;
     return makeError(s.error());
   }
+  ++fp.counts().inserted;
   return f;
 }
 
@@ -219,111 +221,187 @@ Status KernelForwarder::insertPair() {
 }
 
 ForwardStats KernelForwarder::stats() const {
-  if (phase_ == Phase::kDone) return final_;
+  if (done_called_) return final_;
   ForwardStats st;
   st.up = fp_.redirectedBytes(sides_[kClient].sock.slot);
   st.down = fp_.redirectedBytes(sides_[kNode].sock.slot);
+  if (user_) {
+    ForwardStats u = user_->stats();
+    st.up += u.up;
+    st.down += u.down;
+  }
   return st;
 }
 
 void KernelForwarder::abort() {
-  if (phase_ != Phase::kDone) resetBoth();
+  if (!done_called_) resetBoth();
+}
+
+bool KernelForwarder::finPassed(int src) const {
+  return sides_[src].fin_passed || (user_ && user_->shut(src));
 }
 
 void KernelForwarder::onSocketEvent(int side, uint32_t events) {
-  if (phase_ == Phase::kDone) return;
+  if (done_called_) return;
   Side& s = sides_[side];
   // TCP_CLOSE means a reset only while we have not shut this socket's write side: after our
   // FIN it is also where an orderly close ends (LAST_ACK, TIME_WAIT hand-off).
-  bool we_sent_fin = sides_[1 - side].fin_passed;
+  bool we_sent_fin = finPassed(1 - side);
   if (takeSocketError(s.fd) != 0 || (events & EPOLLERR) != 0 || (!we_sent_fin && wasReset(s.fd))) {
     return resetBoth();
   }
   if ((events & (EPOLLRDHUP | EPOLLHUP)) == 0 || s.rdhup) return;
   s.rdhup = true;
   monitor_->watchEdge(monitor_id_, side, s.fd);
-  if (phase_ != Phase::kRunning) return;  // a demoted pair: user space will read the EOF
-  tryPassFin(side);
-  if (sides_[kClient].fin_passed && sides_[kNode].fin_passed) return finish(ForwardEnd::kClosed);
+  tryPassFin(side);  // a handed-back direction: user space reads the EOF itself
+  if (!s.fin_passed && dirs_[side].spliced()) armFinCheck();
+  checkClosed();
+}
+
+// The FIN is passed once its direction's last bytes reached the peer, usually within a
+// millisecond or two: re-check at 1, 2, 4, ... ms rather than at the 50 ms tick.
+void KernelForwarder::armFinCheck() {
+  if (!fin_ev_) fin_ev_.reset(evtimer_new(base_, &KernelForwarder::onFinCheck, this));
+  if (!fin_ev_ || evtimer_pending(fin_ev_.get(), nullptr)) return;
+  fin_delay_ms_ = fin_delay_ms_ == 0 ? 1 : fin_delay_ms_ * 2;
+  if (fin_delay_ms_ >= FastPathMonitor::kTick.count()) return;  // the tick takes over
+  timeval tv = toTimeval(std::chrono::milliseconds(fin_delay_ms_));
+  evtimer_add(fin_ev_.get(), &tv);
+}
+
+void KernelForwarder::onFinCheck(evutil_socket_t, short, void* arg) {
+  auto* self = static_cast<KernelForwarder*>(arg);
+  if (self->done_called_) return;
+  bool waiting = false;
+  for (int src = 0; src < 2; ++src) {
+    self->tryPassFin(src);
+    waiting |= self->sides_[src].rdhup && self->dirs_[src].spliced();
+  }
+  if (waiting) self->armFinCheck();
+  self->checkClosed();  // last: may free us
 }
 
 void KernelForwarder::onTick() {
-  if (phase_ == Phase::kDone) return;
+  if (done_called_) return;
   if (++ticks_ == 1) {  // a second kick, in case bytes raced the first one
     kick(sides_[kClient].fd);
     kick(sides_[kNode].fd);
   }
-  if (phase_ == Phase::kDemoting) {
-    if (drained(kClient) && drained(kNode)) {
-      LOG_DEBUG("fast path: fds %d/%d drained, continuing in user space", sides_[kClient].fd,
-                sides_[kNode].fd);
-      return finish(ForwardEnd::kDemote);
+  for (int src = 0; src < 2; ++src) {
+    switch (dirs_[src].mode()) {
+      case DirectionHandover::Mode::kSpliced:
+        tryPassFin(src);
+        if (dirs_[src].spliced() && queueAboveCap(src)) handBack(src);
+        break;
+      case DirectionHandover::Mode::kDraining:
+        tryTakeOver(src);
+        break;
+      case DirectionHandover::Mode::kUser:
+        if (user_->eofPending(src)) user_->retryRead(src);
+        break;
+      case DirectionHandover::Mode::kFinished:
+        break;
     }
-    // Known limit: with bulk both ways and a peer that stops reading while its own sends are
-    // blocked (an echo loop), one direction cannot drain until the other is read, and neither
-    // is read while draining. Reset such a pair rather than let it hang for ever.
-    if (ticks_ - demote_tick_ > kMaxDrainTicks) {
-      LOG_WARN("fast path: fds %d/%d did not drain within %d ms after demotion; resetting",
-               sides_[kClient].fd, sides_[kNode].fd, kMaxDrainTicks * 50);
-      return resetBoth();
-    }
-    return;
   }
-  for (int s = 0; s < 2; ++s) tryPassFin(s);
-  if (sides_[kClient].fin_passed && sides_[kNode].fin_passed) return finish(ForwardEnd::kClosed);
-  if (queueAboveCap(kClient) || queueAboveCap(kNode)) beginDemote();
+  checkClosed();
 }
 
-// src sent FIN: shut the peer's write side once every byte src received was redirected (the
-// parser caught up) and the peer's socket took all of them; earlier would strand bytes.
-void KernelForwarder::tryPassFin(int src) {
-  Side& s = sides_[src];
-  Side& d = sides_[1 - src];
-  if (!s.rdhup || s.fin_passed) return;
-  TcpSnap ts, td;
-  if (!snap(s.fd, ts) || !snap(d.fd, td)) return;
-  uint64_t counted = fp_.redirectedBytes(s.sock.slot);
-  uint64_t received = ts.received - s.base_received;  // data plus 1 for the FIN
-  if (counted + 1 < received) return;
-  if (td.written() - d.base_written < counted) return;
-  shutdown(d.fd, SHUT_WR);
-  s.fin_passed = true;
-}
-
-// Every byte src redirected is in the peer's TCP send queue (none left in the psock backlog).
-bool KernelForwarder::drained(int src) const {
-  if (sides_[src].fin_passed) return true;
+bool KernelForwarder::sample(int src, DirectionSample* out) const {
   const Side& d = sides_[1 - src];
   TcpSnap td;
-  if (!snap(d.fd, td)) return true;  // the peer is gone: nothing more to wait for
-  return td.written() - d.base_written >= fp_.redirectedBytes(sides_[src].sock.slot);
+  if (!snap(d.fd, td)) return false;
+  out->redirected = fp_.redirectedBytes(sides_[src].sock.slot);
+  out->taken = satSub(td.written(), d.base_written);
+  return true;
+}
+
+// src sent FIN while its direction is spliced: shut the peer's write side once every byte src
+// received was redirected (the parser caught up) and the peer's socket took all of them;
+// earlier would strand bytes in the psock backlog.
+void KernelForwarder::tryPassFin(int src) {
+  Side& s = sides_[src];
+  if (!s.rdhup || !dirs_[src].spliced()) return;
+  TcpSnap ts;
+  DirectionSample ds;
+  if (!snap(s.fd, ts) || !sample(src, &ds)) return;
+  if (!dirs_[src].mayPassKernelFin(ds, ts.received - s.base_received)) return;
+  shutdown(sides_[1 - src].fd, SHUT_WR);
+  s.fin_passed = true;
+  dirs_[src].finPassed();
+  if (user_) user_->markShut(src);
 }
 
 // Bytes redirected towards src's peer and not yet acked by its remote end (peer send queue
 // plus psock backlog). Checked without a syscall until the cheap upper bound passes the cap.
 bool KernelForwarder::queueAboveCap(int src) {
-  if (sides_[src].fin_passed) return false;
   Side& d = sides_[1 - src];
   uint64_t sent_total = d.base_written + fp_.redirectedBytes(sides_[src].sock.slot);
-  if (satSub(sent_total, d.acked_seen) <= demote_bytes_) return false;
+  if (satSub(sent_total, d.acked_seen) <= opts_.demote_bytes) return false;
   TcpSnap td;
   if (!snap(d.fd, td)) return false;
   d.acked_seen = td.acked;
-  return satSub(sent_total, td.acked) > demote_bytes_;
+  return dirs_[src].shouldHandBack(satSub(sent_total, td.acked), opts_.demote_bytes);
 }
 
-// One-way: out of the verdict map now (new bytes stay in the receive queues for user space),
-// out of the target map once the peer queues are drained. Never re-inserted.
-void KernelForwarder::beginDemote() {
-  for (Side& s : sides_) {
-    if (s.in_verdict) fp_.removeVerdict(s.sock.cookie);
-    s.in_verdict = false;
-  }
-  phase_ = Phase::kDemoting;
-  demote_tick_ = ticks_;
-  LOG_DEBUG("fast path: demoting fds %d/%d (queue above %llu bytes)", sides_[kClient].fd,
-            sides_[kNode].fd, static_cast<unsigned long long>(demote_bytes_));
-  if (drained(kClient) && drained(kNode)) finish(ForwardEnd::kDemote);
+// The direction stops being redirected (its bytes now wait on src, charged to it: TCP flow
+// control throttles the sender); user space may read src but writes to the peer only once
+// every redirected byte reached the peer's TCP. The other direction is not touched.
+void KernelForwarder::handBack(int src) {
+  if (!dirs_[src].beginDrain()) return;
+  ensureUser();
+  // Out of the verdict map only: the kernel stops src's parser and verdict under the socket's
+  // callback lock, so when this returns no verdict of src is running and the redirect count
+  // is final. src stays in the target map (as its peer's target), which keeps its psock and
+  // whatever the other direction still has queued to it.
+  fp_.removeVerdict(sides_[src].sock.cookie);
+  sides_[src].in_verdict = false;
+  dirs_[src].barrierPassed();
+  user_->setGate(src, UserspaceForwarder::Gate::kHold);
+  ++hand_backs_;
+  ++fp_.counts().handed_back;
+  LOG_DEBUG("fast path: fds %d/%d: %s direction handed to user space", sides_[kClient].fd,
+            sides_[kNode].fd, src == kClient ? "up" : "down");
+  tryTakeOver(src);
+}
+
+void KernelForwarder::tryTakeOver(int src) {
+  DirectionSample ds;
+  if (!sample(src, &ds)) return;
+  if (dirs_[src].onSample(ds)) user_->setGate(src, UserspaceForwarder::Gate::kOpen);
+}
+
+void KernelForwarder::ensureUser() {
+  if (user_) return;
+  UserspaceForwarder::Options o;
+  o.buffer_size = opts_.buffer_size;
+  o.scratch = opts_.scratch;
+  o.gates[0] = o.gates[1] = UserspaceForwarder::Gate::kKernel;
+  o.confirm_eof = [this](int dir, uint64_t read) { return confirmEof(dir, read); };
+  HalfState hs{sides_[kClient].fin_passed, sides_[kNode].fin_passed};
+  user_ = std::make_unique<UserspaceForwarder>(
+      base_, sides_[kClient].fd, sides_[kNode].fd, o, hs,
+      [this](ForwardEnd end, const ForwardStats&, const HalfState&) { onUserDone(end); });
+}
+
+// recv() returned 0 on a handed-back source: true only when every byte it received was
+// redirected by the kernel or read by user space (see DirectionHandover::eofComplete).
+bool KernelForwarder::confirmEof(int src, uint64_t user_read) const {
+  TcpSnap ts;
+  if (!snap(sides_[src].fd, ts)) return true;  // the socket is gone: nothing more will come
+  return DirectionHandover::eofComplete(ts.received - sides_[src].base_received,
+                                        fp_.redirectedBytes(sides_[src].sock.slot), user_read);
+}
+
+void KernelForwarder::onUserDone(ForwardEnd end) {
+  if (end == ForwardEnd::kReset) return resetBoth();
+  finish(end);
+}
+
+// Both directions finished in the kernel: done here. With a user-space part, it reports the
+// end (the kernel's FINs were marked on it).
+void KernelForwarder::checkClosed() {
+  if (done_called_ || user_) return;
+  if (sides_[kClient].fin_passed && sides_[kNode].fin_passed) finish(ForwardEnd::kClosed);
 }
 
 void KernelForwarder::resetBoth() {
@@ -334,17 +412,20 @@ void KernelForwarder::resetBoth() {
 
 // Calls done last: it may free us.
 void KernelForwarder::finish(ForwardEnd end) {
-  if (phase_ == Phase::kDone) return;
+  if (done_called_) return;
   final_ = stats();
-  HalfState hs{sides_[kClient].fin_passed, sides_[kNode].fin_passed};
+  HalfState hs{finPassed(kClient), finPassed(kNode)};
+  if (user_) user_->stop();
+  if (fin_ev_) event_del(fin_ev_.get());
   detach();
-  phase_ = Phase::kDone;
+  done_called_ = true;
   Done cb = std::move(done_);
   done_ = nullptr;
   if (cb) cb(end, final_, hs);
 }
 
-// Verdict map first (stop redirecting), then targets, then the counter slots.
+// Only at the end (every byte delivered, or a reset): taking a socket out of its last map
+// frees whatever is still queued to it. Verdict map first, then targets, then the slots.
 void KernelForwarder::detach() {
   if (monitor_ != nullptr) monitor_->remove(monitor_id_, sides_[kClient].fd, sides_[kNode].fd);
   monitor_ = nullptr;

@@ -1,5 +1,6 @@
 // KernelForwarder: the eBPF fast path for one client<->node pair. The kernel redirects the bytes;
-// this watches for FIN, RST and a growing queue (demotion to user space) without per-packet work.
+// this watches for FIN, RST and a growing queue without per-packet work, and hands a direction
+// whose queue grows to user space on its own (the pair stays in the maps until it closes).
 #pragma once
 
 #include <chrono>
@@ -13,6 +14,8 @@
 #include "director/base/unique_fd.h"
 #include "director/dataplane/fast_path.h"
 #include "director/dataplane/forwarder.h"
+#include "director/dataplane/handover.h"
+#include "director/dataplane/userspace_forwarder.h"
 
 namespace tsd::director {
 
@@ -47,27 +50,36 @@ class FastPathMonitor {
 
 class KernelForwarder : public Forwarder {
  public:
-  // Hands the pair to the kernel. Nothing may have been read from either fd before (MSG_PEEK
-  // only). On error nothing changed: the caller can still forward in user space.
+  struct Options {
+    uint64_t demote_bytes = 4 << 20;  // queue above which a direction is handed to user space
+    uint32_t buffer_size = 256 * 1024;
+    std::vector<char>* scratch = nullptr;  // user-space copy buffer, at least buffer_size
+  };
+  // Hands the pair to the kernel. Every byte read from either fd before must have been written
+  // on (MSG_PEEK only, or a user-space forwarder with nothing buffered). On error nothing
+  // changed: the caller can still forward in user space.
   static Result<std::unique_ptr<KernelForwarder>> start(FastPath& fp, event_base* base,
                                                         int client_fd, int node_fd,
-                                                        uint64_t demote_bytes, Done done);
+                                                        const Options& opts, Done done);
   ~KernelForwarder() override;
   KernelForwarder(const KernelForwarder&) = delete;
   KernelForwarder& operator=(const KernelForwarder&) = delete;
 
   ForwardStats stats() const override;
   void abort() override;
+  // Directions handed to user space so far (0, 1 or 2), and the mode of one (0 up, 1 down).
+  int handBacks() const { return hand_backs_; }
+  DirectionHandover::Mode mode(int dir) const { return dirs_[dir].mode(); }
 
   // From FastPathMonitor.
   void onSocketEvent(int side, uint32_t events);
   void onTick();
 
  private:
-  enum class Phase { kRunning, kDemoting, kDone };
   static constexpr int kClient = 0;
   static constexpr int kNode = 1;
 
+  // Index = the receiving side: sides_[kClient] sources the up direction (dirs_[0]).
   struct Side {
     int fd = -1;
     FastPathSocket sock;
@@ -78,29 +90,42 @@ class KernelForwarder : public Forwarder {
     uint64_t base_received = 0;  // bytes_received already consumed before the hand-off
     uint64_t acked_seen = 0;     // last tcpi_bytes_acked read (a lower bound of the current)
     bool rdhup = false;          // FIN received
-    bool fin_passed = false;     // ...and passed on: the peer's write side is shut
+    bool fin_passed = false;  // ...and passed on by the kernel path: the peer's write side is shut
   };
 
-  KernelForwarder(FastPath& fp, uint64_t demote_bytes, Done done);
+  KernelForwarder(FastPath& fp, const Options& opts, Done done);
   Status handOff(event_base* base);
   Status insertPair();
+  bool sample(int src, DirectionSample* out) const;
   void tryPassFin(int src);
-  bool drained(int src) const;
   bool queueAboveCap(int src);
-  void beginDemote();
+  void handBack(int src);
+  void tryTakeOver(int src);
+  void ensureUser();
+  bool confirmEof(int src, uint64_t user_read) const;
+  bool finPassed(int src) const;
+  void onUserDone(ForwardEnd end);
+  void checkClosed();
+  void armFinCheck();
+  static void onFinCheck(evutil_socket_t, short, void* arg);
   void resetBoth();
   void finish(ForwardEnd end);
   void detach();
 
   FastPath& fp_;
+  event_base* base_ = nullptr;
   FastPathMonitor* monitor_ = nullptr;
   uint64_t monitor_id_ = 0;
-  uint64_t demote_bytes_;
+  Options opts_;
   Done done_;
-  Phase phase_ = Phase::kRunning;
+  bool done_called_ = false;
   int ticks_ = 0;
-  int demote_tick_ = 0;  // tick at which demotion began
+  int hand_backs_ = 0;
   Side sides_[2];
+  DirectionHandover dirs_[2];                 // [0] up (client -> node), [1] down
+  std::unique_ptr<UserspaceForwarder> user_;  // carries the handed-back directions
+  EventPtr fin_ev_;       // a FIN waits for its last bytes: re-checked soon, not at the tick
+  int fin_delay_ms_ = 0;  // doubles per re-check, up to the tick
   ForwardStats final_;
 };
 

@@ -27,6 +27,8 @@ UserspaceForwarder::UserspaceForwarder(event_base* base, int client_fd, int node
   dirs_[1].to = client_fd;
   dirs_[0].eof = dirs_[0].shut = initial.up_eof;
   dirs_[1].eof = dirs_[1].shut = initial.down_eof;
+  dirs_[0].gate = opts_.gates[0];
+  dirs_[1].gate = opts_.gates[1];
   ev_[0].reset(event_new(base_, client_fd, EV_PERSIST, &UserspaceForwarder::onEvent, this));
   ev_[1].reset(event_new(base_, node_fd, EV_PERSIST, &UserspaceForwarder::onEvent, this));
   if (opts_.idle_timeout.count() > 0) {
@@ -37,15 +39,72 @@ UserspaceForwarder::UserspaceForwarder(event_base* base, int client_fd, int node
   // Both directions may already be finished (a demoted pair that was closing): report from
   // the loop, never from inside the constructor.
   if (dirs_[0].shut && dirs_[1].shut) {
+    scheduleCheck();
+    return;
+  }
+  updateInterest();
+}
+
+// Outcomes found outside an event (a gate opened, the kernel passed a FIN) are reported from
+// the loop, so the embedding forwarder is never re-entered.
+void UserspaceForwarder::scheduleCheck() {
+  if (!kick_) {
     kick_.reset(evtimer_new(
         base_,
-        [](evutil_socket_t, short, void* arg) {
-          static_cast<UserspaceForwarder*>(arg)->finish(ForwardEnd::kClosed);
-        },
+        [](evutil_socket_t, short, void* arg) { static_cast<UserspaceForwarder*>(arg)->check(); },
         this));
-    timeval zero{0, 0};
-    evtimer_add(kick_.get(), &zero);
-    return;
+  }
+  timeval zero{0, 0};
+  evtimer_add(kick_.get(), &zero);
+}
+
+void UserspaceForwarder::check() {
+  if (finished_) return;
+  for (Direction& d : dirs_) {
+    if (d.gate == Gate::kOpen && flush(d) == Step::kReset) return finish(ForwardEnd::kReset);
+  }
+  if (dirs_[0].shut && dirs_[1].shut) return finish(ForwardEnd::kClosed);
+  updateInterest();
+}
+
+void UserspaceForwarder::setGate(int dir, Gate g) {
+  if (finished_ || dirs_[dir].gate == g) return;
+  dirs_[dir].gate = g;
+  scheduleCheck();
+}
+
+void UserspaceForwarder::markShut(int dir) {
+  if (finished_) return;
+  dirs_[dir].eof = dirs_[dir].shut = true;
+  scheduleCheck();
+}
+
+void UserspaceForwarder::retryRead(int dir) {
+  if (finished_ || !dirs_[dir].eof_wait) return;
+  dirs_[dir].eof_wait = false;
+  updateInterest();
+}
+
+void UserspaceForwarder::takeWindow(uint64_t* bytes, uint64_t* max_read) {
+  *bytes = window_bytes_;
+  *max_read = window_max_read_;
+  window_bytes_ = window_max_read_ = 0;
+}
+
+void UserspaceForwarder::stop() {
+  finished_ = true;
+  for (auto& ev : ev_) event_del(ev.get());
+  interest_[0] = interest_[1] = 0;
+  if (idle_ev_) event_del(idle_ev_.get());
+  if (kick_) event_del(kick_.get());
+}
+
+void UserspaceForwarder::resume() {
+  if (!finished_ || !done_) return;
+  finished_ = false;
+  if (idle_ev_) {
+    timeval tv = toTimeval(opts_.idle_timeout);
+    event_add(idle_ev_.get(), &tv);
   }
   updateInterest();
 }
@@ -85,7 +144,7 @@ void UserspaceForwarder::handle(int fd, short what) {
 
 UserspaceForwarder::Step UserspaceForwarder::pump(Direction& d) {
   char* buf = opts_.scratch->data();
-  for (int i = 0; i < kMaxReadsPerWakeup && !d.eof && d.pending_len == 0; ++i) {
+  for (int i = 0; i < kMaxReadsPerWakeup && !d.eof && !d.eof_wait && d.pending_len == 0; ++i) {
     ssize_t n = ::read(d.from, buf, opts_.buffer_size);
     if (n < 0) {
       if (wouldBlock(errno)) return Step::kOk;
@@ -93,11 +152,19 @@ UserspaceForwarder::Step UserspaceForwarder::pump(Direction& d) {
       return Step::kReset;
     }
     if (n == 0) {
+      if (opts_.confirm_eof && !opts_.confirm_eof(static_cast<int>(&d - dirs_), d.read)) {
+        d.eof_wait = true;  // bytes still on their way to this socket: read again later
+        return Step::kOk;
+      }
       d.eof = true;
       return passFin(d);
     }
     ++activity_;
-    ssize_t w = ::send(d.to, buf, n, MSG_NOSIGNAL);
+    d.read += static_cast<uint64_t>(n);
+    window_bytes_ += static_cast<uint64_t>(n);
+    if (static_cast<uint64_t>(n) > window_max_read_) window_max_read_ = static_cast<uint64_t>(n);
+    // Held: the kernel may still have bytes on their way to the target; keep these.
+    ssize_t w = d.gate == Gate::kOpen ? ::send(d.to, buf, n, MSG_NOSIGNAL) : 0;
     if (w < 0) {
       if (!wouldBlock(errno)) return Step::kReset;
       w = 0;
@@ -117,6 +184,7 @@ UserspaceForwarder::Step UserspaceForwarder::pump(Direction& d) {
 }
 
 UserspaceForwarder::Step UserspaceForwarder::flush(Direction& d) {
+  if (d.gate != Gate::kOpen) return Step::kOk;
   while (d.pending_len > 0) {
     ssize_t w = ::send(d.to, d.pending.get() + d.pending_off, d.pending_len, MSG_NOSIGNAL);
     if (w < 0) {
@@ -134,7 +202,7 @@ UserspaceForwarder::Step UserspaceForwarder::flush(Direction& d) {
 }
 
 UserspaceForwarder::Step UserspaceForwarder::passFin(Direction& d) {
-  if (d.pending_len > 0 || d.shut) return Step::kOk;
+  if (d.pending_len > 0 || d.shut || d.gate != Gate::kOpen) return Step::kOk;
   d.shut = true;
   if (::shutdown(d.to, SHUT_WR) < 0 && errno != ENOTCONN) return Step::kReset;
   return Step::kOk;
@@ -146,8 +214,10 @@ void UserspaceForwarder::updateInterest() {
     const Direction& out = dirs_[idx];     // read from this fd
     const Direction& in = dirs_[1 - idx];  // written to this fd
     short flags = 0;
-    if (!out.eof && out.pending_len == 0) flags |= EV_READ;
-    if (in.pending_len > 0) flags |= EV_WRITE;
+    if (out.gate != Gate::kKernel && !out.eof && !out.eof_wait && out.pending_len == 0) {
+      flags |= EV_READ;
+    }
+    if (in.gate == Gate::kOpen && in.pending_len > 0) flags |= EV_WRITE;
     setInterest(idx, flags);
   }
 }
@@ -179,6 +249,7 @@ void UserspaceForwarder::finish(ForwardEnd end) {
   }
   for (auto& ev : ev_) event_del(ev.get());
   if (idle_ev_) event_del(idle_ev_.get());
+  if (kick_) event_del(kick_.get());
   HalfState hs{dirs_[0].shut, dirs_[1].shut};
   Done done = std::move(done_);
   done(end, stats(), hs);  // may destroy this

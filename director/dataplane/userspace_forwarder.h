@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -17,10 +18,18 @@ namespace tsd::director {
 
 class UserspaceForwarder final : public Forwarder {
  public:
+  // Who owns a direction, when the forwarder carries part of a fast-path pair: kKernel (not
+  // touched here), kHold (may be read into the direction's buffer, never written: the kernel
+  // still has bytes on their way to the target), kOpen (the normal copy loop).
+  enum class Gate : uint8_t { kOpen, kHold, kKernel };
   struct Options {
     uint32_t buffer_size = 256 * 1024;
-    std::chrono::milliseconds idle_timeout{0};  // 0: off
-    std::vector<char>* scratch = nullptr;       // shared, at least buffer_size bytes
+    std::chrono::milliseconds idle_timeout{0};   // 0: off
+    std::vector<char>* scratch = nullptr;        // shared, at least buffer_size bytes
+    Gate gates[2] = {Gate::kOpen, Gate::kOpen};  // [0] up, [1] down
+    // Asked before an EOF read from direction `dir` is believed, with the bytes read from its
+    // source so far; false: not yet (reads pause until retryRead).
+    std::function<bool(int dir, uint64_t read)> confirm_eof;
   };
   UserspaceForwarder(event_base* base, int client_fd, int node_fd, const Options& opts,
                      HalfState initial, Done done);
@@ -31,6 +40,27 @@ class UserspaceForwarder final : public Forwarder {
   ForwardStats stats() const override { return {dirs_[0].bytes, dirs_[1].bytes}; }
   void abort() override;
 
+  // --- for the fast path that embeds this forwarder ---
+  // Moves a direction to a later gate (kKernel -> kHold -> kOpen); opening flushes its buffer.
+  // Never calls done from inside: the outcome is reported from the loop.
+  void setGate(int dir, Gate g);
+  // The kernel passed this direction's FIN (the target's write side is shut).
+  void markShut(int dir);
+  bool shut(int dir) const { return dirs_[dir].shut; }
+  bool eofPending(int dir) const { return dirs_[dir].eof_wait; }
+  // An EOF that confirm_eof refused: read again.
+  void retryRead(int dir);
+  // Any bytes held (a peer is full)? Any FIN seen? (promotion asks)
+  bool buffered() const { return dirs_[0].pending_len > 0 || dirs_[1].pending_len > 0; }
+  bool anyEof() const { return dirs_[0].eof || dirs_[1].eof; }
+  uint64_t readBytes(int dir) const { return dirs_[dir].read; }
+  // Activity since the last call: bytes read both ways and the largest single read.
+  void takeWindow(uint64_t* bytes, uint64_t* max_read);
+  // Drops every event without reporting: the owner took the pair over (or finished it).
+  void stop();
+  // Undoes stop() (a promotion that failed): the copy loop goes on where it stopped.
+  void resume();
+
  private:
   // One direction: bytes read from `from` are written to `to`.
   struct Direction {
@@ -39,9 +69,12 @@ class UserspaceForwarder final : public Forwarder {
     std::unique_ptr<char[]> pending;  // bytes read but not yet written
     uint32_t pending_off = 0;
     uint32_t pending_len = 0;
-    bool eof = false;   // read 0 from `from`
-    bool shut = false;  // FIN passed on to `to`
-    uint64_t bytes = 0;
+    bool eof = false;       // read 0 from `from`
+    bool eof_wait = false;  // read 0, but confirm_eof said not yet
+    bool shut = false;      // FIN passed on to `to`
+    Gate gate = Gate::kOpen;
+    uint64_t bytes = 0;  // written to `to`
+    uint64_t read = 0;   // read from `from`
   };
   enum class Step { kOk, kReset };
 
@@ -52,6 +85,8 @@ class UserspaceForwarder final : public Forwarder {
   Step flush(Direction& d);    // write pending bytes of d
   Step passFin(Direction& d);  // shutdown(to, SHUT_WR) once pending is empty
   void updateInterest();
+  void scheduleCheck();
+  void check();
   void setInterest(int idx, short flags);
   void finish(ForwardEnd end);
 
@@ -65,6 +100,8 @@ class UserspaceForwarder final : public Forwarder {
   EventPtr kick_;
   uint64_t activity_ = 0;  // bumped on every transfer; the idle timer compares it
   uint64_t idle_seen_ = 0;
+  uint64_t window_bytes_ = 0;
+  uint64_t window_max_read_ = 0;
   bool finished_ = false;
 };
 

@@ -32,6 +32,7 @@ idle_timeout = 12h
 stop_grace = 30s
 buffer_size = 128k
 demote_bytes = 8M
+promote_after = 500ms
 
 [service ssh]
 listen = 0.0.0.0:22, [::]:22
@@ -96,6 +97,7 @@ TEST(ParseConfig, EveryKeyNonDefault) {
   EXPECT_EQ(c.director.stop_grace, std::chrono::seconds(30));
   EXPECT_EQ(c.director.buffer_size, 128u << 10);
   EXPECT_EQ(c.director.demote_bytes, 8u << 20);
+  EXPECT_EQ(c.director.promote_after, std::chrono::milliseconds(500));
 
   ASSERT_EQ(c.services.size(), 1u);
   const ServiceConfig& s = c.services[0];
@@ -183,6 +185,7 @@ TEST(ParseConfig, DefaultsWhenAbsent) {
   EXPECT_EQ(c.director.stop_grace, Duration{0});
   EXPECT_EQ(c.director.buffer_size, 256u << 10);
   EXPECT_EQ(c.director.demote_bytes, 4u << 20);
+  EXPECT_EQ(c.director.promote_after, std::chrono::milliseconds(200));
   const ServiceConfig& s = c.services.at(0);
   EXPECT_EQ(s.port, 22);
   EXPECT_FALSE(s.algorithm.has_value());

@@ -1,10 +1,12 @@
 // FastPath + KernelForwarder over real loopback pairs (client<->director, director<->node):
-// bytes intact, half-close, RST, many connections, demotion. Needs root (CAP_BPF, CAP_NET_ADMIN).
+// bytes intact, half-close, RST, many connections, per-direction hand-over to user space.
+// Needs root (CAP_BPF, CAP_NET_ADMIN).
 #ifdef TSD_HAVE_BPF
 #include "director/dataplane/fast_path.h"
 
 #include <arpa/inet.h>
 #include <dirent.h>
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <linux/capability.h>
 #include <poll.h>
@@ -104,6 +106,8 @@ class FastPathTest : public ::testing::Test {
     Chain c;
     std::tie(c.client, c.dc) = tcpPair(listener_.get(), addr_);
     std::tie(c.dn, c.node) = tcpPair(listener_.get(), addr_);
+    // The director's sockets are non-blocking (a user-space copy must never block the loop).
+    for (int fd : {c.dc.get(), c.dn.get()}) fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
     // A lost byte or FIN must fail the test, not hang it.
     timeval tv{20, 0};
     for (int fd : {c.client.get(), c.node.get()}) {
@@ -121,8 +125,11 @@ class FastPathTest : public ::testing::Test {
   };
 
   std::unique_ptr<KernelForwarder> start(Chain& c, Outcome& out, uint64_t demote = kNoDemote) {
+    KernelForwarder::Options o;
+    o.demote_bytes = demote;
+    o.scratch = &scratch_;
     auto f =
-        KernelForwarder::start(*fp_, base_.get(), c.dc.get(), c.dn.get(), demote,
+        KernelForwarder::start(*fp_, base_.get(), c.dc.get(), c.dn.get(), o,
                                [&out](ForwardEnd e, const ForwardStats& s, const HalfState& h) {
                                  out = Outcome{true, e, s, h};
                                });
@@ -141,6 +148,7 @@ class FastPathTest : public ::testing::Test {
   }
 
   EventBasePtr base_{event_base_new()};
+  std::vector<char> scratch_ = std::vector<char>(256 * 1024);
   std::unique_ptr<FastPath> fp_;
   UniqueFd listener_;
   sockaddr_in addr_{};
@@ -331,20 +339,17 @@ TEST_F(FastPathTest, BytesSentBeforeHandOffAreDelivered) {
   f->abort();
 }
 
-// The node reads slowly, the client sends fast: the forwarder demotes once; the test then
-// carries the rest in user space (as the lead's UserspaceForwarder would) and checks every byte.
-TEST_F(FastPathTest, SlowReaderIsDemotedWithoutLosingBytes) {
-  constexpr uint64_t kBefore = 16ull << 20, kAfter = 4ull << 20, kDown = 256 << 10;
+// The node reads slowly, the client sends fast: the up direction is handed to user space on
+// its own (the down direction stays in the kernel) and no byte is lost or reordered.
+TEST_F(FastPathTest, SlowReaderHandsOneDirectionBackWithoutLosingBytes) {
+  constexpr uint64_t kUp = 20ull << 20, kDown = 256 << 10;
   Chain c = chain();
   Outcome out;
   auto f = start(c, out, 1 << 20);
   ASSERT_NE(f, nullptr);
-  std::atomic<bool> demoted{false};
   std::optional<uint64_t> at_node, at_client;
   std::thread writer([&] {
-    EXPECT_TRUE(writeAll(c.client.get(), 9, 0, kBefore));
-    while (!demoted) std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    EXPECT_TRUE(writeAll(c.client.get(), 9, kBefore, kAfter));
+    EXPECT_TRUE(writeAll(c.client.get(), 9, 0, kUp));
     shutdown(c.client.get(), SHUT_WR);
     at_client = readCheck(c.client.get(), 10);
   });
@@ -354,33 +359,53 @@ TEST_F(FastPathTest, SlowReaderIsDemotedWithoutLosingBytes) {
     shutdown(c.node.get(), SHUT_WR);
   });
   runUntil([&] { return out.done; });
-  ASSERT_EQ(out.end, ForwardEnd::kDemote);
-  EXPECT_EQ(fp_->mapEntries(), 0u);
-  demoted = true;
-  // User-space continuation: plain blocking copy both ways until both EOFs.
-  bool eof[2] = {out.half.up_eof, out.half.down_eof};
-  int from[2] = {c.dc.get(), c.dn.get()};
-  std::vector<char> buf(64 * 1024);
-  while (!eof[0] || !eof[1]) {
-    pollfd p[2] = {{from[0], eof[0] ? short(0) : short(POLLIN), 0},
-                   {from[1], eof[1] ? short(0) : short(POLLIN), 0}};
-    ASSERT_GT(poll(p, 2, 30000), 0);
-    for (int s = 0; s < 2; ++s) {
-      if (eof[s] || p[s].revents == 0) continue;
-      ssize_t r = recv(from[s], buf.data(), buf.size(), 0);
-      ASSERT_GE(r, 0);
-      if (r == 0) {
-        eof[s] = true;
-        shutdown(from[1 - s], SHUT_WR);
-      } else {
-        ASSERT_EQ(send(from[1 - s], buf.data(), size_t(r), MSG_NOSIGNAL), r);
-      }
-    }
-  }
   writer.join();
   reader.join();
-  EXPECT_EQ(at_node, kBefore + kAfter);
+  EXPECT_EQ(out.end, ForwardEnd::kClosed);
+  EXPECT_EQ(at_node, kUp);
   EXPECT_EQ(at_client, kDown);
+  EXPECT_EQ(out.stats.up, kUp);
+  EXPECT_EQ(out.stats.down, kDown);
+  EXPECT_EQ(f->mode(0), DirectionHandover::Mode::kUser);
+  EXPECT_EQ(f->mode(1), DirectionHandover::Mode::kFinished);
+  EXPECT_EQ(fp_->mapEntries(), 0u);
+}
+
+// The case that deadlocked a both-directions demotion: an echo node that reads, then blocks
+// writing, while the client sends bulk and reads the echo. Both directions are handed back one
+// at a time; every byte comes back in order.
+TEST_F(FastPathTest, BulkIntoAnEchoNodeNeverDeadlocks) {
+  constexpr uint64_t kBytes = 64ull << 20;
+  for (int round = 0; round < 3; ++round) {
+    Chain c = chain();
+    Outcome out;
+    auto f = start(c, out, 1 << 20);
+    ASSERT_NE(f, nullptr);
+    std::optional<uint64_t> echoed;
+    std::thread echo([&] {
+      std::vector<char> buf(64 * 1024);
+      for (;;) {
+        ssize_t r = recv(c.node.get(), buf.data(), buf.size(), 0);
+        if (r <= 0) break;
+        if (send(c.node.get(), buf.data(), size_t(r), MSG_NOSIGNAL) != r) break;
+      }
+      shutdown(c.node.get(), SHUT_WR);
+    });
+    std::thread client([&] {
+      std::thread rd([&] { echoed = readCheck(c.client.get(), 11); });
+      EXPECT_TRUE(writeAll(c.client.get(), 11, 0, kBytes));
+      shutdown(c.client.get(), SHUT_WR);
+      rd.join();
+    });
+    runUntil([&] { return out.done; });
+    client.join();
+    echo.join();
+    EXPECT_EQ(out.end, ForwardEnd::kClosed) << "round " << round;
+    EXPECT_EQ(echoed, kBytes) << "round " << round;
+    EXPECT_EQ(out.stats.up, kBytes);
+    EXPECT_EQ(out.stats.down, kBytes);
+    EXPECT_EQ(fp_->mapEntries(), 0u);
+  }
 }
 
 // Without CAP_BPF/CAP_NET_ADMIN the load fails with a message that names them.
