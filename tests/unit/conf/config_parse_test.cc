@@ -102,7 +102,7 @@ TEST(ParseConfig, EveryKeyNonDefault) {
   ASSERT_EQ(c.services.size(), 1u);
   const ServiceConfig& s = c.services[0];
   EXPECT_EQ(s.name, "ssh");
-  EXPECT_EQ(s.line, 16);
+  EXPECT_EQ(s.line, 17);
   ASSERT_EQ(s.listen.size(), 2u);
   EXPECT_EQ(s.listen[0].toString(), "0.0.0.0:22");
   EXPECT_EQ(s.listen[1].toString(), "[::]:22");
@@ -115,7 +115,7 @@ TEST(ParseConfig, EveryKeyNonDefault) {
   ASSERT_EQ(c.nodes.size(), 1u);
   const NodeConfig& n = c.nodes[0];
   EXPECT_EQ(n.name, "n1");
-  EXPECT_EQ(n.line, 23);
+  EXPECT_EQ(n.line, 24);
   EXPECT_EQ(n.host, "fd00::1");
   EXPECT_EQ(n.port, std::optional<uint16_t>(2201));
   EXPECT_EQ(n.weight, 7);
