@@ -74,8 +74,6 @@ class Director final : private ConnectionHost, private PlacementInputs, private 
   std::optional<Route> reserve(const Connection& c) override;
   void attemptFailed(const Connection& c, const std::string& why) override;
   std::unique_ptr<Forwarder> forward(Connection& c, Forwarder::Done done) override;
-  std::unique_ptr<Forwarder> demote(Connection& c, const HalfState& hs,
-                                    Forwarder::Done done) override;
   void closed(Connection& c, const ConnectionEnd& end) override;
   // PlacementInputs
   bool acceptsReturning(NodeId node, ServiceId service) const override;

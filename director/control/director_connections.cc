@@ -101,12 +101,6 @@ std::unique_ptr<Forwarder> Director::forward(Connection& c, Forwarder::Done done
   return f;
 }
 
-std::unique_ptr<Forwarder> Director::demote(Connection& c, const HalfState& hs,
-                                            Forwarder::Done done) {
-  sink_.demoted();
-  return data_path_->userspace(c.clientFd(), c.nodeFd(), hs, std::move(done));
-}
-
 void Director::closed(Connection& c, const ConnectionEnd& end) {
   if (c.node() != kNoId) releaseNode(c);
   sink_.ended(c, end);

@@ -33,7 +33,6 @@ struct DirectorStats {
   uint64_t sticky_replaced = 0;  // sticky/session node unusable: user re-placed
   uint64_t fast_path_connections = 0;
   uint64_t userspace_connections = 0;
-  uint64_t demoted_connections = 0;
   uint64_t resets = 0;
   uint64_t idle_timeouts = 0;
   uint64_t reloads_ok = 0;
@@ -52,7 +51,6 @@ class StatsSink {
   void accepted(ServiceId service, bool over_limit);
   // Connected to its node; `kernel`: on the eBPF fast path.
   void opened(const Connection& c, bool kernel);
-  void demoted() { ++stats_.demoted_connections; }
   // Refused or finished; every connection that was not over the limit ends exactly once.
   void ended(const Connection& c, const ConnectionEnd& end);
   void reload(bool ok);

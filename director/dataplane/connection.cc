@@ -29,15 +29,7 @@ std::optional<Reason> Connection::reason() const {
   return attempts_.back().reason;
 }
 
-ForwardStats Connection::stats() const {
-  ForwardStats s = before_demotion_;
-  if (forwarder_) {
-    ForwardStats f = forwarder_->stats();
-    s.up += f.up;
-    s.down += f.down;
-  }
-  return s;
-}
+ForwardStats Connection::stats() const { return forwarder_ ? forwarder_->stats() : ForwardStats{}; }
 
 void Connection::start() {
   if (params_.manual == kNoId && params_.sticky_key == conf::StickyKey::kSni) {
@@ -146,29 +138,13 @@ void Connection::attemptDone(bool ok, const std::string& why) {
 }
 
 Forwarder::Done Connection::makeDone() {
-  return [this](ForwardEnd end, const ForwardStats& st, const HalfState& hs) {
-    forwardDone(end, st, hs);
-  };
+  return [this](ForwardEnd end, const ForwardStats& st, const HalfState&) { forwardDone(end, st); };
 }
 
-void Connection::forwardDone(ForwardEnd end, const ForwardStats& st, const HalfState& hs) {
-  ForwardStats total = before_demotion_;
-  if (end == ForwardEnd::kDemote && !demoted_) {
-    // One-way demotion: the kernel path is never used again for this pair.
-    demoted_ = true;
-    before_demotion_ = st;
-    retired_ = std::move(forwarder_);
-    forwarder_ = host_.demote(*this, hs, makeDone());
-    if (forwarder_) return;
-    end = ForwardEnd::kReset;
-    total = st;
-  } else {
-    total.up += st.up;
-    total.down += st.down;
-  }
+void Connection::forwardDone(ForwardEnd end, const ForwardStats& st) {
   done_ = true;
-  if (forwarder_) retired_ = std::move(forwarder_);  // we are inside its callback: free it later
-  host_.closed(*this, ConnectionEnd{std::nullopt, end, total});
+  retired_ = std::move(forwarder_);  // we are inside its callback: free it later
+  host_.closed(*this, ConnectionEnd{std::nullopt, end, st});
 }
 
 void Connection::refuse(Refusal why) {

@@ -78,9 +78,6 @@ class ConnectionHost {
   virtual void attemptFailed(const Connection& c, const std::string& why) = 0;
   // Connected: returns the forwarder for the pair (fast path or user space).
   virtual std::unique_ptr<Forwarder> forward(Connection& c, Forwarder::Done done) = 0;
-  // A fast-path forwarder asked for demotion: a user-space forwarder for the same pair.
-  virtual std::unique_ptr<Forwarder> demote(Connection& c, const HalfState& hs,
-                                            Forwarder::Done done) = 0;
   // Exactly once per connection, refused or finished; the host records it and frees it.
   virtual void closed(Connection& c, const ConnectionEnd& end) = 0;
 };
@@ -109,7 +106,6 @@ class Connection {
   int clientFd() const { return client_.get(); }
   int nodeFd() const { return upstream_.get(); }
   bool forwarding() const { return forwarder_ != nullptr; }
-  bool demotedOnce() const { return demoted_; }
   ForwardStats stats() const;
   // The sticky table counts this connection as live (opened once, closed once).
   bool sticky_open = false;
@@ -124,7 +120,7 @@ class Connection {
   void connectNext();
   bool startAttempt(const Route& r, std::string* why);
   void attemptDone(bool ok, const std::string& why);
-  void forwardDone(ForwardEnd end, const ForwardStats& st, const HalfState& hs);
+  void forwardDone(ForwardEnd end, const ForwardStats& st);
   void refuse(Refusal why);
   Forwarder::Done makeDone();
 
@@ -139,9 +135,7 @@ class Connection {
   EventPtr ev_;  // SNI peek, then connect
   std::chrono::steady_clock::time_point hello_deadline_{};
   std::unique_ptr<Forwarder> forwarder_;
-  std::unique_ptr<Forwarder> retired_;  // a demoted fast-path forwarder, freed with us
-  ForwardStats before_demotion_;
-  bool demoted_ = false;
+  std::unique_ptr<Forwarder> retired_;  // finished inside its own callback: freed with us
   bool done_ = false;
 };
 

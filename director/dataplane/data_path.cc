@@ -37,6 +37,16 @@ Result<std::unique_ptr<DataPath>> DataPath::create(event_base* base, conf::FastP
   return dp;
 }
 
+DataPath::FastPathCounts DataPath::fastPathCounts() const {
+#ifdef TSD_HAVE_BPF
+  if (fast_path_) {
+    const auto& c = fast_path_->counts();
+    return {c.inserted, c.promoted, c.handed_back};
+  }
+#endif
+  return {};
+}
+
 void DataPath::configure(const conf::DirectorConfig& cfg) {
   if (scratch_.size() < cfg.buffer_size) scratch_.resize(cfg.buffer_size);
   buffer_size_ = static_cast<uint32_t>(std::min<size_t>(cfg.buffer_size, scratch_.size()));

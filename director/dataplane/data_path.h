@@ -40,6 +40,14 @@ class DataPath {
   bool fastPathActive() const { return fast_path_ != nullptr; }
   const std::string& fastPathError() const { return fast_path_error_; }
   FastPath* fastPath() { return fast_path_.get(); }
+  // What the fast path did so far (zeros without it): pairs put in the maps, of which promoted
+  // from user space later, and directions handed back to user space.
+  struct FastPathCounts {
+    uint64_t inserted = 0;
+    uint64_t promoted = 0;
+    uint64_t handed_back = 0;
+  };
+  FastPathCounts fastPathCounts() const;
 
  private:
   explicit DataPath(event_base* base);

@@ -12,7 +12,6 @@ enum class ForwardEnd {
   kClosed,  // both directions finished normally (FIN each way, all bytes delivered)
   kReset,   // one side reset or failed; the other was aborted
   kIdle,    // idle_timeout expired
-  kDemote,  // fast path only: hand the (still open) pair to the user-space path
 };
 
 struct ForwardStats {

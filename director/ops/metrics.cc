@@ -104,10 +104,17 @@ void MetricsCollector::collectTraffic(Families& out) const {
   add(bytes, static_cast<double>(live.up), {{"direction", "up"}});
   add(bytes, static_cast<double>(live.down), {{"direction", "down"}});
   auto& path = counter(out, "data_path_connections_total",
-                       "Connections by data path; demoted ones also count under ebpf.");
+                       "Connections by data path (ebpf: managed by the fast path, promoted to the "
+                       "kernel or not).");
   add(path, static_cast<double>(s.fast_path_connections), {{"path", "ebpf"}});
   add(path, static_cast<double>(s.userspace_connections), {{"path", "userspace"}});
-  add(path, static_cast<double>(s.demoted_connections), {{"path", "demoted"}});
+  DataPath::FastPathCounts fc = d_->dataPath()->fastPathCounts();
+  auto& tr = counter(out, "fast_path_transitions_total",
+                     "Fast-path events: pairs spliced in the kernel (at connect or promoted), "
+                     "promotions from user space, directions handed back to user space.");
+  add(tr, static_cast<double>(fc.inserted), {{"event", "spliced"}});
+  add(tr, static_cast<double>(fc.promoted), {{"event", "promoted"}});
+  add(tr, static_cast<double>(fc.handed_back), {{"event", "handed_back"}});
   add(counter(out, "connection_resets_total", "Forwarded connections that ended in a reset."),
       static_cast<double>(s.resets));
   add(counter(out, "idle_timeouts_total", "Forwarded connections closed by idle_timeout."),

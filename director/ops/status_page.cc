@@ -65,7 +65,8 @@ Json dataPathJson(const Director& d) {
           {"fast_path_error", dp != nullptr ? dp->fastPathError() : ""},
           {"ebpf", s.fast_path_connections},
           {"userspace", s.userspace_connections},
-          {"demoted", s.demoted_connections}};
+          {"promoted", dp != nullptr ? dp->fastPathCounts().promoted : 0},
+          {"handed_back", dp != nullptr ? dp->fastPathCounts().handed_back : 0}};
 }
 
 }  // namespace

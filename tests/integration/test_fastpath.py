@@ -80,7 +80,9 @@ def test_keystrokes_stay_in_kernel_bulk_is_handed_back(tmp_path, servers):
                    {"e": {"address": echo.addr},
                     "sink": {"address": f"127.0.0.1:{sink_port}", "weight": "0",
                              "manual_listen": f"127.0.0.1:{pb}"}},
-                   director={"demote_bytes": "1M"})
+                   # promote_after = 0: both pairs start in the kernel, so the upload is
+                   # handed back from there (late promotion would keep it in user space).
+                   director={"demote_bytes": "1M", "promote_after": "0"})
     d.start()
     try:
         inter = connect(pi)
@@ -100,8 +102,9 @@ def test_keystrokes_stay_in_kernel_bulk_is_handed_back(tmp_path, servers):
         time.sleep(0.3)
         assert d.metric("tsdirector_fast_path_enabled") == 1
         assert d.metric("tsdirector_data_path_connections_total", path="ebpf") == 2
-        # A hand-back keeps the pair on its forwarder: nothing is "demoted" any more.
-        assert d.metric("tsdirector_data_path_connections_total", path="demoted") == 0
+        # A hand-back keeps the pair on its forwarder: one direction is handed back, counted.
+        assert d.metric("tsdirector_data_path_connections_total", path="demoted") is None
+        assert d.metric("tsdirector_fast_path_transitions_total", event="handed_back") >= 1
     finally:
         lst.close()
         assert d.stop() == 0
