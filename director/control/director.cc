@@ -143,6 +143,8 @@ void Director::apply(const PreparedConfig& next, ListenerMap listeners) {
 }
 
 Status Director::reload() {
+  // The loop does nothing else meanwhile: how long a reload blocks it is logged.
+  auto t0 = SteadyClock::now();
   auto next = prepareFile(config_path_);
   std::string refuse = next.ok() ? restartOnlyChange(*cfg_, *next->cfg) : next.error();
   if (refuse.empty() && next->cfg->director.buffer_size > data_path_->scratchSize() &&
@@ -163,10 +165,12 @@ Status Director::reload() {
   apply(*next, std::move(listeners));
   sink_.reload(true);
   sticky_.saveAdmin(nodes_);  // overrides the file now overrides are gone for good
-  LOG_INFO("reloaded %s: generation %llu, %s, %s", config_path_.c_str(),
-           static_cast<unsigned long long>(stats_.config_generation),
+  auto us = std::chrono::duration_cast<std::chrono::microseconds>(SteadyClock::now() - t0);
+  LOG_INFO("reloaded %s: generation %llu, %s, %s, %lld us with %zu live connections",
+           config_path_.c_str(), static_cast<unsigned long long>(stats_.config_generation),
            counted(cfg_->services.size(), "service").c_str(),
-           counted(cfg_->nodes.size(), "node").c_str());
+           counted(cfg_->nodes.size(), "node").c_str(), static_cast<long long>(us.count()),
+           conns_.size());
   return {};
 }
 
