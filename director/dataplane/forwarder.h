@@ -19,7 +19,7 @@ struct ForwardStats {
   uint64_t down = 0;  // node -> client bytes
 };
 
-// Which directions have already seen EOF (needed when a demoted pair continues in user space).
+// Which directions have already seen EOF (needed when a pair changes forwarder mid-life).
 struct HalfState {
   bool up_eof = false;    // client sent FIN and it was passed on (node write side shut)
   bool down_eof = false;  // node sent FIN and it was passed on (client write side shut)

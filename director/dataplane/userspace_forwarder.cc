@@ -36,7 +36,7 @@ UserspaceForwarder::UserspaceForwarder(event_base* base, int client_fd, int node
     timeval tv = toTimeval(opts_.idle_timeout);
     event_add(idle_ev_.get(), &tv);
   }
-  // Both directions may already be finished (a demoted pair that was closing): report from
+  // Both directions may already be finished (a pair handed over while closing): report from
   // the loop, never from inside the constructor.
   if (dirs_[0].shut && dirs_[1].shut) {
     scheduleCheck();
