@@ -63,7 +63,11 @@ def demo(tmp_path):
             c.wait()
         director.send_signal(signal.SIGTERM)
         rc = director.wait(15)
-        run("tmux", "-L", TMUX_SOCKET, "kill-server", check=False)
+        # Both tmux servers, even when the test failed: a desktop left behind would be
+        # reported (rightly) by the next run's agents.
+        for sock in (TMUX_SOCKET, TMUX_SOCKET + "-desk"):
+            run("tmux", "-L", sock, "kill-server", check=False)
+            pathlib.Path(f"/tmp/tmux-0/{sock}").unlink(missing_ok=True)
         run(ROOT / "scripts" / "lab.sh", "stop", lab, env=env, check=False)
         shutil.rmtree(lab, ignore_errors=True)
         assert rc == 0
@@ -126,8 +130,11 @@ def test_sessions_show_exactly_the_user_on_exactly_their_node(demo):
     # The client is killed: its tmux desktop stays, suspended, on the same node only.
     client.send_signal(signal.SIGKILL)
     client.wait()
-    wait_until(lambda: rows() == [("root", home, "suspended")], timeout=30,
-               what=f"exactly root's suspended desktop on {home}")
+    try:
+        wait_until(lambda: rows() == [("root", home, "suspended")], timeout=30,
+                   what=f"exactly root's suspended desktop on {home}")
+    except AssertionError as e:
+        raise AssertionError(f"{e}; sessions now: {rows()}") from None
 
     # The next login from the same address goes home.
     before = node_counts(demo)
@@ -136,4 +143,3 @@ def test_sessions_show_exactly_the_user_on_exactly_their_node(demo):
     assert again.wait(30) == 0, again.stderr.read()
     node, _ = node_of_last_login(demo, before)
     assert node == home
-    run("tmux", "-L", f"{TMUX_SOCKET}-desk", "kill-server", check=False)
