@@ -16,10 +16,10 @@ HealthMonitor::~HealthMonitor() = default;
 std::vector<HealthMonitor::Wanted> HealthMonitor::wanted(
     const std::vector<CheckedService>& services) {
   std::vector<Wanted> out;
+  size_t max_id = 0;
+  for (const auto& s : services) max_id = std::max<size_t>(max_id, s.id + 1);
   for (const auto& n : nodes_.all()) {
     if (n->removed) continue;
-    size_t max_id = 0;
-    for (const auto& s : services) max_id = std::max<size_t>(max_id, s.id + 1);
     if (n->checks.size() < max_id) n->checks.resize(max_id);
     std::vector<bool> checked(n->checks.size(), false);
     for (const auto& s : services) {
