@@ -44,8 +44,25 @@ struct AgentSession {
   bool operator==(const AgentSession&) const = default;
 };
 
+// One established TCP connection held by an authenticated sshd child, as the node sees it
+// (protocol version 2; agents of version 1 send none). remote_* is the peer the node sees: the
+// client in transparent mode, the director's own source address and port otherwise. The
+// director matches (remote, local) against the 4-tuples of its live forwarded connections to
+// learn which user each connection is.
+struct AgentConnection {
+  std::string user;
+  std::string remote_address;  // IP literal
+  uint16_t remote_port = 0;
+  std::string local_address;  // IP literal (the node's address the connection arrived on)
+  uint16_t local_port = 0;
+  int64_t since_unix = 0;  // 0: unknown
+  bool operator==(const AgentConnection&) const = default;
+};
+
 struct AgentReport {
   std::string node;
+  // The protocol version the reply was written in (1 for agents that predate connections).
+  uint32_t version = 1;
   double load_per_cpu = 0;
   uint64_t mem_available_kib = 0;
   double swap_in_per_s = 0;
@@ -53,6 +70,8 @@ struct AgentReport {
   uint32_t sessions_running = 0;
   uint32_t sessions_suspended = 0;
   std::vector<AgentSession> sessions;
+  // Version 2: every authenticated sshd connection with its endpoints (capped like sessions).
+  std::vector<AgentConnection> connections;
   // How old the snapshot was when the reply was sent (0 from agents that predate the field):
   // the director dates the figures from the collection, not from the reply.
   uint64_t age_ms = 0;
