@@ -45,7 +45,7 @@ class UserTable {
   struct UserRow {
     std::string user;
     std::optional<Home> home;
-    std::vector<Identity> identities;  // sorted
+    std::vector<Identity> identities;    // sorted
     std::optional<TimePoint> last_seen;  // last time a connection of the user was matched
   };
   struct Learned {
@@ -133,10 +133,10 @@ std::string_view toString(BounceOutcome o);
 struct BounceInput {
   bool bounce = false;  // wrong_node = bounce for the connection's service
   std::string_view current_node;
-  std::optional<UserTable::Home> home;  // the user's home over all nodes
-  bool home_usable = false;             // up, active (not drain, not maint)
-  UserTable::Duration age{};            // of the connection, since it was forwarded
-  UserTable::Duration window{};         // bounce_window
+  std::optional<UserTable::Home> home;              // the user's home over all nodes
+  bool home_usable = false;                         // up, active (not drain, not maint)
+  UserTable::Duration age{};                        // of the connection, since it was forwarded
+  UserTable::Duration window{};                     // bounce_window
   std::optional<UserTable::TimePoint> last_bounce;  // of this user
   UserTable::TimePoint now;
 };

@@ -66,14 +66,20 @@ void Director::userConnectionUp(Connection& c) {
   auto remote = endpointOf(c.nodeFd(), false);
   auto local = endpointOf(c.nodeFd(), true);
   if (!remote || !local) return;
-  if (!c.params().transparent &&
-      std::find(source_addresses_.begin(), source_addresses_.end(), remote->address) ==
-          source_addresses_.end()) {
+  if (!c.params().transparent && std::find(source_addresses_.begin(), source_addresses_.end(),
+                                           remote->address) == source_addresses_.end()) {
     source_addresses_.push_back(remote->address);  // rare: a new source address of ours
     refreshLocalAddresses();
   }
-  learning_.opened({handleOf(c), c.identity(), c.node(), c.service(), *remote, *local,
-                    SteadyClock::now(), {}, false});
+  learning_.opened({handleOf(c),
+                    c.identity(),
+                    c.node(),
+                    c.service(),
+                    *remote,
+                    *local,
+                    SteadyClock::now(),
+                    {},
+                    false});
   const NodeRuntime* node = nodes_.byId(c.node());
   if (c.reason() == Reason::kUser &&
       sticky_.users().takePin(c.identity(), node->cfg.name, UserClock::now())) {

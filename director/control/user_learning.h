@@ -26,7 +26,7 @@ struct UserCounters {
   uint64_t identities_learned = 0;   // new (identity, user) pairs
   uint64_t connections_matched = 0;  // connections whose user became known
   uint64_t correlation_misses = 0;
-  uint64_t fast_polls_requested = 0;  // accepted by the rate limit
+  uint64_t fast_polls_requested = 0;                             // accepted by the rate limit
   std::array<uint64_t, sticky::kBounceOutcomeCount> outcomes{};  // by sticky::BounceOutcome
   uint64_t pins_used = 0;  // connections that consumed a bounce pin
 };
@@ -49,9 +49,9 @@ class UserLearning {
     sticky::Identity identity;
     NodeId node = kNoId;
     ServiceId service = kNoId;
-    Endpoint remote;  // the node's peer: the client (transparent) or the director's source
-    Endpoint local;   // the node's address and port
-    TimePoint up{};   // forwarded at
+    Endpoint remote;   // the node's peer: the client (transparent) or the director's source
+    Endpoint local;    // the node's address and port
+    TimePoint up{};    // forwarded at
     std::string user;  // learned; empty until then
     bool missed = false;
   };
