@@ -220,7 +220,7 @@ Status parseLine(std::string_view line, unsigned& seen, AgentReport& r) {
     return {};
   }
   if (t[0] == "conn") {
-    if (r.connections.size() >= kMaxConnections) return makeError("too many connections");
+    if (r.connections.size() >= kMaxConnectionLines) return makeError("too many connections");
     auto c = parseConnection(t);
     if (!c) return makeError(c.error());
     r.connections.push_back(std::move(*c));
@@ -305,7 +305,7 @@ void appendConnections(const AgentReport& r, std::string& out) {
   for (const auto& c : r.connections) {
     if (!encodableConnection(c)) continue;
     std::string line = connectionLine(c);
-    if (listed == kMaxConnections || out.size() + line.size() > budget) {
+    if (listed == kMaxConnectionLines || out.size() + line.size() > budget) {
       truncated = true;
       break;
     }

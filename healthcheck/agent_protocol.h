@@ -25,7 +25,7 @@ inline constexpr std::string_view kAgentMagic = "TSDAGENT/1";
 inline constexpr size_t kMaxRequestBytes = 256;               // one request line, '\n' included
 inline constexpr size_t kMaxReplyBytes = size_t{256} * 1024;  // whole reply, mac line included
 inline constexpr size_t kMaxSessions = 1024;                  // session lines in one reply
-inline constexpr size_t kMaxConnections = 1024;               // conn lines in one reply
+inline constexpr size_t kMaxConnectionLines = 1024;           // conn lines in one reply
 inline constexpr uint32_t kProtocolVersion = 2;               // what this code writes
 inline constexpr uint32_t kMaxProtocolVersion = 65535;        // above: garbage, not a future
 inline constexpr size_t kNonceHexChars = 32;                  // 16 random bytes
@@ -105,7 +105,7 @@ Result<AgentRequest> parseRequest(std::string_view line);
 
 // The body lines (header, figures, sessions, connections) without the mac line. Sessions past
 // kMaxSessions are left out; the totals still count them. A report of version >= 2 gets a
-// "version" line and its connections (at most kMaxConnections, and only as many as keep the
+// "version" line and its connections (at most kMaxConnectionLines, and only as many as keep the
 // reply under kMaxReplyBytes; a truncation adds a warning); a version-1 report gets neither.
 std::string encodeBody(const AgentReport& report, std::string_view nonce);
 // body + "mac HEX\n" where HEX = HMAC-SHA256(key, nonce || body).

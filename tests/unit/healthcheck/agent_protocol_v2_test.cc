@@ -161,7 +161,7 @@ TEST(AgentProtocolV2, SameRemoteEndpointOnTwoLocalAddressesIsTwoConnections) {
 
 TEST(AgentProtocolV2, TooManyConnectionLinesAreRejected) {
   std::string conns;
-  for (size_t i = 0; i <= kMaxConnections; ++i) {
+  for (size_t i = 0; i <= kMaxConnectionLines; ++i) {
     conns += "conn u 10.0.0.5 " + std::to_string(1000 + i) + " 10.1.0.2 22 0\n";
   }
   auto parsed = parseSigned(v2Body(conns));
@@ -172,12 +172,12 @@ TEST(AgentProtocolV2, TooManyConnectionLinesAreRejected) {
 TEST(AgentProtocolV2, EncoderCapsConnectionsAndSaysSo) {
   AgentReport r = v2Report();
   r.connections.clear();
-  for (uint16_t i = 0; i < kMaxConnections + 10; ++i) {
+  for (uint16_t i = 0; i < kMaxConnectionLines + 10; ++i) {
     r.connections.push_back({"u", "10.0.0.5", static_cast<uint16_t>(1000 + i), "10.1.0.2", 22, 0});
   }
   auto parsed = verifyAndParseReply(kKey, kNonce, encodeReply(kKey, kNonce, r));
   ASSERT_TRUE(parsed.ok()) << parsed.error();
-  EXPECT_EQ(parsed->connections.size(), kMaxConnections);
+  EXPECT_EQ(parsed->connections.size(), kMaxConnectionLines);
   ASSERT_EQ(parsed->warnings.size(), 1u);
   EXPECT_EQ(parsed->warnings[0], "connection list truncated");
 }
@@ -192,7 +192,7 @@ TEST(AgentProtocolV2, EncoderKeepsTheLargestInventoryUnderTheReplyLimit) {
   r.sessions_running = 0;
   r.sessions_suspended = kMaxSessions;
   r.connections.clear();
-  for (uint16_t i = 0; i < kMaxConnections; ++i) {
+  for (uint16_t i = 0; i < kMaxConnectionLines; ++i) {
     r.connections.push_back({user, v6, static_cast<uint16_t>(60000 + i % 5000), v6,
                              static_cast<uint16_t>(i + 1), kMaxSinceUnix});
   }
@@ -201,7 +201,7 @@ TEST(AgentProtocolV2, EncoderKeepsTheLargestInventoryUnderTheReplyLimit) {
   auto parsed = verifyAndParseReply(kKey, kNonce, reply);
   ASSERT_TRUE(parsed.ok()) << parsed.error();
   EXPECT_EQ(parsed->sessions.size(), kMaxSessions);
-  EXPECT_LT(parsed->connections.size(), kMaxConnections);
+  EXPECT_LT(parsed->connections.size(), kMaxConnectionLines);
   EXPECT_GT(parsed->connections.size(), 0u);
   EXPECT_EQ(parsed->warnings.back(), "connection list truncated");
 }
