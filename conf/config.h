@@ -33,6 +33,8 @@ enum class FastPath { kAuto, kEbpf, kUserspace };
 enum class CheckKind { kNone, kTcp, kSsh, kAgent };
 enum class StickyKey { kSrc, kSni, kNone };
 enum class NodeState { kActive, kDrain, kMaint };
+// A connection learned to be a user whose home is another node (docs/sticky.md).
+enum class WrongNode { kKeep, kBounce };
 
 // Names as written in the INI file ("weighted-roundrobin", "p2c", ...).
 std::string_view toString(Algorithm a);
@@ -40,11 +42,13 @@ std::string_view toString(FastPath f);
 std::string_view toString(CheckKind c);
 std::string_view toString(StickyKey k);
 std::string_view toString(NodeState s);
+std::string_view toString(WrongNode w);
 std::optional<Algorithm> parseAlgorithm(std::string_view s);
 std::optional<FastPath> parseFastPath(std::string_view s);
 std::optional<CheckKind> parseCheckKind(std::string_view s);
 std::optional<StickyKey> parseStickyKey(std::string_view s);
 std::optional<NodeState> parseNodeState(std::string_view s);
+std::optional<WrongNode> parseWrongNode(std::string_view s);
 
 struct DirectorConfig {
   Algorithm algorithm = Algorithm::kWeightedLeastConn;
@@ -70,6 +74,7 @@ struct ServiceConfig {
   std::optional<Algorithm> algorithm;  // overrides [director] algorithm
   CheckKind check = CheckKind::kTcp;
   StickyKey sticky_key = StickyKey::kSrc;
+  std::optional<WrongNode> wrong_node;  // overrides [sticky] wrong_node
 };
 
 struct NodeConfig {
@@ -90,6 +95,9 @@ struct StickyConfig {
   int ipv6_prefix = 64;
   Duration ttl = std::chrono::hours(8);
   uint32_t capacity = 100000;
+  WrongNode wrong_node = WrongNode::kKeep;
+  Duration bounce_window = std::chrono::seconds(5);  // only connections younger are bounced
+  Duration bounce_ttl = std::chrono::seconds(60);    // how long a bounce pin waits for the retry
 };
 
 struct HealthConfig {
@@ -143,6 +151,9 @@ struct Config {
   std::string location(std::string_view label, std::string_view key) const;
   Algorithm algorithmFor(const ServiceConfig& svc) const {
     return svc.algorithm.value_or(director.algorithm);
+  }
+  WrongNode wrongNodeFor(const ServiceConfig& svc) const {
+    return svc.wrong_node.value_or(sticky.wrong_node);
   }
 };
 

@@ -81,6 +81,13 @@ const Field<ServiceConfig> kServiceFields[] = {
      [](ServiceConfig& c, std::string_view v) {
        return setEnum(c.sticky_key, v, parseStickyKey, "src, sni, none");
      }},
+    {"wrong_node",
+     [](ServiceConfig& c, std::string_view v) {
+       WrongNode w{};
+       Status st = setEnum(w, v, parseWrongNode, "keep, bounce");
+       if (st) c.wrong_node = w;
+       return st;
+     }},
 };
 
 const Field<NodeConfig> kNodeFields[] = {
@@ -105,6 +112,18 @@ const Field<StickyConfig> kStickyFields[] = {
                std::string_view v) { return setDuration(c.ttl, v, seconds(1), 30 * kDay, false); }},
     {"capacity",
      [](StickyConfig& c, std::string_view v) { return setInt(c.capacity, v, 1, 100'000'000); }},
+    {"wrong_node",
+     [](StickyConfig& c, std::string_view v) {
+       return setEnum(c.wrong_node, v, parseWrongNode, "keep, bounce");
+     }},
+    {"bounce_window",
+     [](StickyConfig& c, std::string_view v) {
+       return setDuration(c.bounce_window, v, milliseconds(500), minutes(1), false);
+     }},
+    {"bounce_ttl",
+     [](StickyConfig& c, std::string_view v) {
+       return setDuration(c.bounce_ttl, v, seconds(1), hours(1), false);
+     }},
 };
 
 const Field<HealthConfig> kHealthFields[] = {

@@ -34,6 +34,8 @@ constexpr NameTable<StickyKey, 3> kStickyKeys{
     {{StickyKey::kSrc, "src"}, {StickyKey::kSni, "sni"}, {StickyKey::kNone, "none"}}};
 constexpr NameTable<NodeState, 3> kNodeStates{
     {{NodeState::kActive, "active"}, {NodeState::kDrain, "drain"}, {NodeState::kMaint, "maint"}}};
+constexpr NameTable<WrongNode, 2> kWrongNodes{
+    {{WrongNode::kKeep, "keep"}, {WrongNode::kBounce, "bounce"}}};
 
 template <typename E, size_t N>
 std::string_view nameOf(const NameTable<E, N>& table, E value) {
@@ -80,11 +82,13 @@ std::string_view toString(FastPath f) { return nameOf(kFastPaths, f); }
 std::string_view toString(CheckKind c) { return nameOf(kCheckKinds, c); }
 std::string_view toString(StickyKey k) { return nameOf(kStickyKeys, k); }
 std::string_view toString(NodeState s) { return nameOf(kNodeStates, s); }
+std::string_view toString(WrongNode w) { return nameOf(kWrongNodes, w); }
 std::optional<Algorithm> parseAlgorithm(std::string_view s) { return valueOf(kAlgorithms, s); }
 std::optional<FastPath> parseFastPath(std::string_view s) { return valueOf(kFastPaths, s); }
 std::optional<CheckKind> parseCheckKind(std::string_view s) { return valueOf(kCheckKinds, s); }
 std::optional<StickyKey> parseStickyKey(std::string_view s) { return valueOf(kStickyKeys, s); }
 std::optional<NodeState> parseNodeState(std::string_view s) { return valueOf(kNodeStates, s); }
+std::optional<WrongNode> parseWrongNode(std::string_view s) { return valueOf(kWrongNodes, s); }
 
 // "0", or NUMBER UNIT groups with units in falling order ("1h30m"); no unitless numbers, since
 // "connect_timeout = 3" could mean seconds or milliseconds.

@@ -25,54 +25,16 @@ struct Record {
   bool pinned = false;
 };
 
-bool plainChar(char c) { return c > ' ' && c < 0x7f && c != '%'; }
-
-std::string escape(std::string_view s) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  for (char c : s) {
-    if (plainChar(c)) {
-      out += c;
-    } else {
-      const auto b = static_cast<unsigned char>(c);
-      out += {'%', kHex[b >> 4], kHex[b & 15]};
-    }
-  }
-  return out;
-}
-
-int hexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  return -1;
-}
-
-std::optional<std::string> unescape(std::string_view s) {
-  std::string out;
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] != '%') {
-      if (!plainChar(s[i])) return std::nullopt;
-      out += s[i];
-      continue;
-    }
-    if (i + 2 >= s.size()) return std::nullopt;
-    const int hi = hexValue(s[i + 1]), lo = hexValue(s[i + 2]);
-    if (hi < 0 || lo < 0) return std::nullopt;
-    out += static_cast<char>(hi * 16 + lo);
-    i += 2;
-  }
-  return out;
-}
-
 int64_t toUnixMs(TimePoint t) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
 }
 
 TimePoint fromUnixMs(int64_t ms) { return TimePoint(std::chrono::milliseconds(ms)); }
 
+using detail::escape;
 using detail::parseUnsigned;
 using detail::splitFields;
+using detail::unescape;
 
 Error lineError(size_t line, const std::string& what) {
   return makeError("state file line " + std::to_string(line) + ": " + what);

@@ -17,8 +17,9 @@ bool SessionIndex::better(const Candidate& a, const Candidate& b) {
 }
 
 void SessionIndex::unindex(const std::string& node, const Inventory& inv) {
-  for (const auto& id : inv.ids) {
-    if (!id) continue;
+  for (size_t i = 0; i < inv.ids.size(); ++i) {
+    const auto& id = inv.ids[i];
+    if (!id || inv.local[i]) continue;
     auto it = index_.find(*id);
     if (it == index_.end()) continue;  // already removed via an earlier session of this id
     std::erase_if(it->second, [&](const Candidate& c) { return c.node == node; });
@@ -30,7 +31,7 @@ void SessionIndex::index(const std::string& node, const Inventory& inv) {
   // Best session per identity on this node first, then one insertion per identity.
   std::unordered_map<Identity, Candidate, IdentityHash> best;
   for (size_t i = 0; i < inv.sessions.size(); ++i) {
-    if (!inv.ids[i]) continue;
+    if (!inv.ids[i] || inv.local[i]) continue;
     const SessionRef& s = inv.sessions[i];
     Candidate c{node, inv.tag, s.suspended, s.since_unix, s.user};
     auto [it, inserted] = best.try_emplace(*inv.ids[i], c);
@@ -52,7 +53,10 @@ void SessionIndex::update(std::string_view node, const std::vector<SessionRef>& 
   inv.ids.reserve(sessions.size());
   for (const SessionRef& s : sessions) {
     inv.ids.push_back(identityFromAddressString(s.client_address, ipv4_prefix_, ipv6_prefix_));
+    bool local = inv.ids.back() && isLocalAddress(s.client_address);
+    inv.local.push_back(local);
     if (!inv.ids.back()) ++inv.ignored;
+    if (local) ++inv.local_count;
   }
   index(name, inv);
   nodes_.insert_or_assign(std::move(name), std::move(inv));
@@ -68,6 +72,33 @@ void SessionIndex::removeNode(std::string_view node) {
 void SessionIndex::setPrefixes(int ipv4_prefix, int ipv6_prefix) {
   ipv4_prefix_ = ipv4_prefix;
   ipv6_prefix_ = ipv6_prefix;
+  reindexAll();
+}
+
+std::string SessionIndex::canonical(std::string_view ip) {
+  // Full-length prefixes: the identity key is the address itself, v4-mapped folded to v4.
+  auto id = identityFromAddressString(ip, 32, 128);
+  return id ? id->key : std::string();
+}
+
+void SessionIndex::setLocalAddresses(const std::vector<std::string>& addresses) {
+  std::vector<std::string> next;
+  for (const auto& a : addresses) {
+    if (auto c = canonical(a); !c.empty()) next.push_back(std::move(c));
+  }
+  std::sort(next.begin(), next.end());
+  next.erase(std::unique(next.begin(), next.end()), next.end());
+  if (next == local_addresses_) return;
+  local_addresses_ = std::move(next);
+  reindexAll();
+}
+
+bool SessionIndex::isLocalAddress(std::string_view ip) const {
+  if (local_addresses_.empty()) return false;
+  return std::binary_search(local_addresses_.begin(), local_addresses_.end(), canonical(ip));
+}
+
+void SessionIndex::reindexAll() {
   auto old = std::move(nodes_);
   nodes_.clear();
   index_.clear();
@@ -110,6 +141,12 @@ std::vector<SessionIndex::Row> SessionIndex::dump() const {
 size_t SessionIndex::sessions() const {
   size_t n = 0;
   for (const auto& [node, inv] : nodes_) n += inv.sessions.size() - inv.ignored;
+  return n;
+}
+
+size_t SessionIndex::local() const {
+  size_t n = 0;
+  for (const auto& [node, inv] : nodes_) n += inv.local_count;
   return n;
 }
 

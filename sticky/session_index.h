@@ -45,6 +45,12 @@ class SessionIndex {
 
   // Prefixes changed by a reload: every identity is derived again.
   void setPrefixes(int ipv4_prefix, int ipv6_prefix);
+  // The director's own addresses (its interfaces and the source addresses it uses towards
+  // nodes), as IP literals. Without transparent mode every session a node sees comes from one
+  // of them: such sessions are never filed under that address (they would send everyone to
+  // the same node); the user table matches them by connection instead. dump() still lists them.
+  void setLocalAddresses(const std::vector<std::string>& addresses);
+  bool isLocalAddress(std::string_view ip) const;
   // Replaces everything known about `node` with this inventory. `tag` comes back in Match.
   void update(std::string_view node, const std::vector<SessionRef>& sessions, uint32_t tag = 0);
   void removeNode(std::string_view node);
@@ -63,6 +69,8 @@ class SessionIndex {
   // Sessions in the current inventories whose client address is not an IP literal (local
   // sessions, agent bugs); they cannot be matched to a client.
   size_t ignored() const;
+  // Sessions whose client address is one of the director's own (not indexed by address).
+  size_t local() const;
 
  private:
   // The best session of one identity on one node.
@@ -77,15 +85,21 @@ class SessionIndex {
     uint32_t tag = 0;
     std::vector<SessionRef> sessions;
     std::vector<std::optional<Identity>> ids;  // parallel to sessions; nullopt: ignored
+    std::vector<bool> local;                   // parallel: the director's own address
     size_t ignored = 0;
+    size_t local_count = 0;
   };
 
   static bool better(const Candidate& a, const Candidate& b);
   void unindex(const std::string& node, const Inventory& inv);
   void index(const std::string& node, const Inventory& inv);
 
+  static std::string canonical(std::string_view ip);
+  void reindexAll();
+
   int ipv4_prefix_;
   int ipv6_prefix_;
+  std::vector<std::string> local_addresses_;  // canonical, sorted
   std::map<std::string, Inventory, std::less<>> nodes_;
   // Each vector is sorted by better(), one candidate per node.
   std::unordered_map<Identity, std::vector<Candidate>, IdentityHash> index_;

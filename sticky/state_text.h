@@ -1,10 +1,12 @@
-// The small text helpers both state files (sticky.state, admin.state) are read with: fields
-// split on one separator, and strict unsigned decimal numbers with an upper bound.
+// The small text helpers the state files (sticky.state, admin.state, users.state) are read
+// with: fields split on one separator, strict unsigned decimal numbers with an upper bound, and
+// the %XX escaping of fields.
 #pragma once
 
 #include <charconv>
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -30,6 +32,47 @@ inline std::optional<int64_t> parseUnsigned(std::string_view s, int64_t max) {
   auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
   if (ec != std::errc() || end != s.data() + s.size() || v < 0 || v > max) return std::nullopt;
   return v;
+}
+
+// Fields are %XX-escaped outside printable non-space ASCII and '%'.
+inline bool plainChar(char c) { return c > ' ' && c < 0x7f && c != '%'; }
+
+inline std::string escape(std::string_view s) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (char c : s) {
+    if (plainChar(c)) {
+      out += c;
+    } else {
+      const auto b = static_cast<unsigned char>(c);
+      out += {'%', kHex[b >> 4], kHex[b & 15]};
+    }
+  }
+  return out;
+}
+
+inline int hexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  return -1;
+}
+
+inline std::optional<std::string> unescape(std::string_view s) {
+  std::string out;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] != '%') {
+      if (!plainChar(s[i])) return std::nullopt;
+      out += s[i];
+      continue;
+    }
+    if (i + 2 >= s.size()) return std::nullopt;
+    const int hi = hexValue(s[i + 1]), lo = hexValue(s[i + 2]);
+    if (hi < 0 || lo < 0) return std::nullopt;
+    out += static_cast<char>(hi * 16 + lo);
+    i += 2;
+  }
+  return out;
 }
 
 }  // namespace tsd::sticky::detail

@@ -15,6 +15,8 @@ std::string_view toString(Reason r) {
       return "scheduler";
     case Reason::kFallback:
       return "fallback";
+    case Reason::kUser:
+      return "user";
   }
   return "?";
 }

@@ -16,8 +16,9 @@ using ServiceId = uint32_t;
 inline constexpr uint32_t kNoId = std::numeric_limits<uint32_t>::max();
 
 // Why a node was chosen (DESIGN.md decision order); every decision is counted by reason.
-enum class Reason : uint8_t { kManual, kSession, kSticky, kScheduler, kFallback };
-inline constexpr int kReasonCount = 5;
+// Append-only: kUser (the user table) comes before kSession in the order, not in the numbering.
+enum class Reason : uint8_t { kManual, kSession, kSticky, kScheduler, kFallback, kUser };
+inline constexpr int kReasonCount = 6;
 std::string_view toString(Reason r);
 
 }  // namespace tsd::director

@@ -118,6 +118,7 @@ void Director::apply(const PreparedConfig& next, ListenerMap listeners) {
     const std::string& name = nodes_.byId(id)->cfg.name;
     size_t dropped = sticky_.table().eraseNode(name);
     sessions_->removeNode(name);
+    sticky_.users().removeNode(name);
     log.push_back("node " + name + " removed (" + std::to_string(dropped) +
                   " sticky entries dropped; live sessions stay until they end)");
   }
@@ -128,6 +129,8 @@ void Director::apply(const PreparedConfig& next, ListenerMap listeners) {
       old->sticky.ipv6_prefix != cfg_->sticky.ipv6_prefix) {
     sessions_->setPrefixes(cfg_->sticky.ipv4_prefix, cfg_->sticky.ipv6_prefix);
   }
+  interface_addresses_.clear();  // re-read: interfaces may have changed since
+  refreshLocalAddresses();
   listeners_ = std::move(listeners);  // listeners no longer configured close here
   wireListeners();
   data_path_->configure(cfg_->director);

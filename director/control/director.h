@@ -20,6 +20,7 @@
 #include "director/control/service_table.h"
 #include "director/control/stats.h"
 #include "director/control/sticky_store.h"
+#include "director/control/user_learning.h"
 #include "director/dataplane/connection.h"
 #include "director/dataplane/data_path.h"
 #include "director/dataplane/listener.h"
@@ -53,6 +54,8 @@ class Director final : private ConnectionHost, private PlacementInputs, private 
   const ServiceTable& services() const { return services_; }
   const sticky::StickyTable& stickyTable() const { return sticky_.table(); }
   const sticky::SessionIndex& sessionIndex() const { return *sessions_; }
+  const sticky::UserTable& userTable() const { return sticky_.users(); }
+  const UserCounters& userCounters() const { return user_counters_; }
   const DataPath* dataPath() const { return data_path_.get(); }
   HealthCounters healthCounters() const;
   bool agentPolling() const { return health_ && health_->agentEnabled(); }
@@ -79,6 +82,11 @@ class Director final : private ConnectionHost, private PlacementInputs, private 
   bool acceptsReturning(NodeId node, ServiceId service) const override;
   std::optional<SessionHit> session(const sticky::Identity& id,
                                     const std::function<bool(NodeId)>& usable) const override;
+  std::optional<NodeId> userPin(const sticky::Identity& id,
+                                const std::function<bool(NodeId)>& usable) const override;
+  std::vector<std::string> users(const sticky::Identity& id) const override;
+  std::optional<NodeId> home(std::string_view user,
+                             const std::function<bool(NodeId)>& usable) const override;
   std::optional<NodeId> sticky(const sticky::Identity& id) const override;
   std::optional<NodeId> schedule(ServiceId service, uint64_t key_hash,
                                  std::span<const NodeId> tried) override;
@@ -93,6 +101,14 @@ class Director final : private ConnectionHost, private PlacementInputs, private 
   void releaseNode(const Connection& c);
   void rebuildIfDue();
   void finishDrain();
+  // The user table (director_users.cc): learning from connections and reports, bounces.
+  void userConnectionUp(Connection& c);
+  void userConnectionDown(const Connection& c);
+  void learnFromReport(const NodeRuntime& node, const health::AgentReport& report);
+  void learned(const UserLearning::Live& live, const std::string& user,
+               std::vector<Connection*>* bounce);
+  bool bounceUsable(NodeId node, ServiceId service) const;
+  void refreshLocalAddresses();
 
   event_base* base_;
   std::string config_path_;
@@ -110,6 +126,10 @@ class Director final : private ConnectionHost, private PlacementInputs, private 
   EventPtr reaper_;  // frees finished connections outside their callbacks
   StickyStore sticky_;
   std::unique_ptr<sticky::SessionIndex> sessions_;
+  UserLearning learning_;
+  UserCounters user_counters_;
+  std::vector<std::string> interface_addresses_;  // refreshed at start and on reload
+  std::vector<std::string> source_addresses_;     // seen towards nodes (not transparent)
   std::unique_ptr<HealthMonitor> health_;
   std::unique_ptr<DataPath> data_path_;
   bool stopping_ = false;

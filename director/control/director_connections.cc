@@ -95,6 +95,7 @@ std::unique_ptr<Forwarder> Director::forward(Connection& c, Forwarder::Done done
     c.sticky_open = true;
     sticky_.markDirty();
   }
+  userConnectionUp(c);  // before the data path: the node socket's tuple is read here
   bool kernel = false;
   auto f = data_path_->start(c.clientFd(), c.nodeFd(), std::move(done), &kernel);
   sink_.opened(c, kernel);
@@ -103,6 +104,7 @@ std::unique_ptr<Forwarder> Director::forward(Connection& c, Forwarder::Done done
 
 void Director::closed(Connection& c, const ConnectionEnd& end) {
   if (c.node() != kNoId) releaseNode(c);
+  userConnectionDown(c);
   sink_.ended(c, end);
   if (c.sticky_open) {
     sticky_.table().connectionClosed(c.identity(), StickyStore::Clock::now());
@@ -177,6 +179,8 @@ void Director::inventory(const NodeRuntime& node, const health::AgentReport& rep
     refs.push_back({s.user, s.client_address, s.suspended, s.since_unix});
   }
   sessions_->update(node.cfg.name, refs, node.id);
+  sticky_.users().updateSessions(node.cfg.name, node.id, refs);
+  learnFromReport(node, report);
 }
 
 }  // namespace tsd::director

@@ -6,6 +6,7 @@
 #include "conf/log.h"
 #include "sticky/admin_state.h"
 #include "sticky/persistence.h"
+#include "sticky/user_state.h"
 
 namespace tsd::director {
 namespace {
@@ -18,6 +19,7 @@ StickyStore::StickyStore(event_base* base) : base_(base), table_(100000, std::ch
 void StickyStore::start(const std::string& state_dir) {
   path_ = state_dir + "/" + std::string(sticky::kStateFileName);
   admin_path_ = state_dir + "/" + std::string(sticky::kAdminStateFileName);
+  users_path_ = state_dir + "/" + std::string(sticky::kUserStateFileName);
   timer_.reset(event_new(
       base_, -1, EV_PERSIST,
       [](evutil_socket_t, short, void* a) {
@@ -43,10 +45,35 @@ void StickyStore::save() {
     LOG_WARN("saving sticky state: %s", s.error().c_str());
     return;
   }
+  saveUsers();
   dirty_ = false;
 }
 
+void StickyStore::saveUsers() {
+  if (users_path_.empty()) return;
+  users_.expire(Clock::now(), kLearnedMaxAge);
+  Status s = sticky::saveAtomically(users_path_, sticky::serializeUsers(users_));
+  if (!s.ok()) LOG_WARN("saving users state: %s", s.error().c_str());
+}
+
+void StickyStore::loadUsers() {
+  auto data = sticky::readFile(users_path_, sticky::kMaxUserStateFileBytes);
+  if (!data.ok()) {
+    if (access(users_path_.c_str(), F_OK) == 0) {
+      LOG_WARN("users state not loaded: %s", data.error().c_str());
+    }
+    return;
+  }
+  auto n = sticky::restoreUsers(users_, *data, Clock::now(), kLearnedMaxAge);
+  if (!n.ok()) {
+    LOG_WARN("users state %s ignored: %s", users_path_.c_str(), n.error().c_str());
+    return;
+  }
+  LOG_INFO("users state: %zu identity-user pairs restored from %s", *n, users_path_.c_str());
+}
+
 void StickyStore::load(NodeTable& nodes) {
+  loadUsers();
   auto data = sticky::readFile(path_, kMaxStateFile);
   if (!data.ok()) {
     if (access(path_.c_str(), F_OK) == 0)

@@ -1,6 +1,7 @@
 // Active checks and agent polls on per-task timers, with staggered starts and jittered intervals.
 #include "director/health/health_monitor.h"
 
+#include <algorithm>
 #include <set>
 
 #include "conf/log.h"
@@ -191,6 +192,41 @@ void HealthMonitor::onPoll(Task& t, PollResult r, std::chrono::microseconds late
     }
   }
   schedule(t, nullptr);
+}
+
+bool HealthMonitor::pollSoon(NodeId node, std::chrono::milliseconds delay) {
+  if (key_.empty() || tasks_.count({node, kNoId}) == 0) return false;
+  auto at = SteadyClock::now() + delay;
+  Soon& s = soon_[node];
+  for (auto d : s.due) {
+    if (d - at < kSoonSpacing && at - d < kSoonSpacing) return false;  // merged
+  }
+  if (s.due.size() >= kMaxSoon) return false;
+  s.due.insert(std::upper_bound(s.due.begin(), s.due.end(), at), at);
+  if (!s.timer) s.timer = std::make_unique<Timer>(base_, [this, node] { runSoon(node); });
+  armSoon(node, s);
+  return true;
+}
+
+void HealthMonitor::armSoon(NodeId, Soon& s) {
+  if (s.due.empty()) return s.timer->cancel();
+  auto wait = std::max(s.due.front() - SteadyClock::now(), SteadyClock::duration::zero());
+  s.timer->arm(std::chrono::duration_cast<std::chrono::microseconds>(wait));
+}
+
+void HealthMonitor::runSoon(NodeId node) {
+  auto it = soon_.find(node);
+  if (it == soon_.end()) return;
+  Soon& s = it->second;
+  auto now = SteadyClock::now();
+  size_t popped = 0;
+  for (; !s.due.empty() && s.due.front() <= now; ++popped) s.due.erase(s.due.begin());
+  armSoon(node, s);
+  if (popped == 0) return;  // fired a hair early: the re-armed timer polls
+  auto t = tasks_.find({node, kNoId});
+  if (t == tasks_.end()) return;  // the node or its agent went away
+  ++soon_polls_;
+  run(*t->second);
 }
 
 void HealthMonitor::passiveFailure(NodeRuntime& node, ServiceId service) {

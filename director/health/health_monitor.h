@@ -57,6 +57,13 @@ class HealthMonitor {
              std::string agent_key);
   void passiveFailure(NodeRuntime& node, ServiceId service);
   void passiveSuccess(NodeRuntime& node, ServiceId service);
+  // Fast learning (docs/sticky.md): one extra poll of the node's agent after `delay`, besides
+  // its schedule. Rate-limited per node: a request within kSoonSpacing of one already planned
+  // merges with it, and at most kMaxSoon are planned at once. False when merged or dropped.
+  static constexpr auto kSoonSpacing = std::chrono::milliseconds(500);
+  static constexpr size_t kMaxSoon = 4;
+  bool pollSoon(NodeId node, std::chrono::milliseconds delay);
+  uint64_t soonPolls() const { return soon_polls_; }
   const HealthCounters& counters() const { return counters_; }
   bool agentEnabled() const { return !key_.empty(); }
   size_t tasks() const { return tasks_.size(); }
@@ -99,7 +106,15 @@ class HealthMonitor {
   AgentPoller poller_;
   std::mt19937_64 rng_;
   HealthCounters counters_;
-  std::map<NodeId, std::string> misnamed_;  // the name last logged per node, until a good reply
+  std::map<NodeId, std::string> misnamed_;
+  struct Soon {
+    std::unique_ptr<Timer> timer;
+    std::vector<SteadyClock::time_point> due;  // sorted
+  };
+  void armSoon(NodeId node, Soon& s);
+  void runSoon(NodeId node);
+  std::map<NodeId, Soon> soon_;
+  uint64_t soon_polls_ = 0;  // the name last logged per node, until a good reply
 };
 
 }  // namespace tsd::director

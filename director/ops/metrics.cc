@@ -24,7 +24,8 @@ constexpr health::NodeStatus kStatuses[] = {health::NodeStatus::kDown, health::N
                                             health::NodeStatus::kBusy, health::NodeStatus::kSwapped,
                                             health::NodeStatus::kSlow, health::NodeStatus::kDrain,
                                             health::NodeStatus::kMaint};
-constexpr Reason kReasons[] = {Reason::kManual, Reason::kSession, Reason::kSticky,
+constexpr Reason kReasons[] = {Reason::kManual,    Reason::kUser,     Reason::kSession,
+                               Reason::kSticky,
                                Reason::kScheduler, Reason::kFallback};
 
 MetricFamily& family(Families& out, std::string name, std::string help, MetricType type) {

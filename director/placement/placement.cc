@@ -17,6 +17,10 @@ bool usable(const PlacementRequest& req, const PlacementInputs& in, NodeId id) {
 std::optional<Placement> returning(const PlacementRequest& req, PlacementInputs& in) {
   const sticky::Identity& id = *req.identity;
   auto ok = [&](NodeId n) { return usable(req, in, n); };
+  if (auto pin = in.userPin(id, ok)) return Placement{*pin, Reason::kUser};
+  if (auto users = in.users(id); users.size() == 1) {
+    if (auto home = in.home(users.front(), ok)) return Placement{*home, Reason::kUser};
+  }
   if (auto hit = in.session(id, ok)) {
     Placement p{hit->node, Reason::kSession};
     p.ambiguous = hit->ambiguous;
@@ -34,6 +38,18 @@ std::optional<Placement> returning(const PlacementRequest& req, PlacementInputs&
 
 }  // namespace
 
+std::optional<NodeId> PlacementInputs::userPin(const sticky::Identity&,
+                                               const std::function<bool(NodeId)>&) const {
+  return std::nullopt;
+}
+
+std::vector<std::string> PlacementInputs::users(const sticky::Identity&) const { return {}; }
+
+std::optional<NodeId> PlacementInputs::home(std::string_view,
+                                            const std::function<bool(NodeId)>&) const {
+  return std::nullopt;
+}
+
 Placement decide(const PlacementRequest& req, PlacementInputs& in) {
   if (req.manual != kNoId) {
     // A user's explicit choice by port: that node or nothing.
@@ -50,7 +66,8 @@ Placement decide(const PlacementRequest& req, PlacementInputs& in) {
     }
   }
   bool home_failed = !req.tried.empty() && req.previous &&
-                     (*req.previous == Reason::kSession || *req.previous == Reason::kSticky);
+                     (*req.previous == Reason::kSession || *req.previous == Reason::kSticky ||
+                      *req.previous == Reason::kUser);
   if (auto n = in.schedule(req.service, req.key_hash, req.tried)) {
     p.node = *n;
     p.reason = home_failed ? Reason::kFallback : Reason::kScheduler;

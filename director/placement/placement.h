@@ -8,6 +8,8 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "director/base/types.h"
 #include "sticky/identity.h"
@@ -38,6 +40,14 @@ class PlacementInputs {
   // The best session's node among nodes where usable(node) holds.
   virtual std::optional<SessionHit> session(const sticky::Identity& id,
                                             const std::function<bool(NodeId)>& usable) const = 0;
+  // The user table (defaults: empty, for inputs without one). A bounce pin of the identity
+  // whose node is usable; the users learned behind the identity; a user's home among usable
+  // nodes.
+  virtual std::optional<NodeId> userPin(const sticky::Identity& id,
+                                        const std::function<bool(NodeId)>& usable) const;
+  virtual std::vector<std::string> users(const sticky::Identity& id) const;
+  virtual std::optional<NodeId> home(std::string_view user,
+                                     const std::function<bool(NodeId)>& usable) const;
   // The sticky table's node for the identity (unexpired), whether usable or not.
   virtual std::optional<NodeId> sticky(const sticky::Identity& id) const = 0;
   // The service's scheduler over nodes that take new sessions, never one in `tried`.
@@ -53,8 +63,9 @@ struct Placement {
   bool found() const { return node != kNoId; }
 };
 
-// Manual choice -> session index -> sticky table -> scheduler (fallback when a returning
-// user's home failed to connect). Pure apart from what the inputs do (a round-robin pick
+// Manual choice -> user table (a bounce pin, else the home of the identity's only user; an
+// identity shared by several users is never guessed) -> session index -> sticky table ->
+// scheduler (fallback when a returning user's home failed to connect). Pure apart from what the inputs do (a round-robin pick
 // advances its rotation).
 Placement decide(const PlacementRequest& req, PlacementInputs& in);
 

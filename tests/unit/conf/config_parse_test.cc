@@ -40,6 +40,7 @@ port = 2022
 algorithm = hash
 check = agent
 sticky_key = sni
+wrong_node = bounce
 
 [node n1]
 address = [fd00::1]:2201
@@ -53,6 +54,9 @@ ipv4_prefix = 24
 ipv6_prefix = 56
 ttl = 2h
 capacity = 5000
+wrong_node = keep
+bounce_window = 3s
+bounce_ttl = 2m
 
 [health]
 interval = 3s
@@ -111,11 +115,13 @@ TEST(ParseConfig, EveryKeyNonDefault) {
   EXPECT_EQ(c.algorithmFor(s), Algorithm::kHash);
   EXPECT_EQ(s.check, CheckKind::kAgent);
   EXPECT_EQ(s.sticky_key, StickyKey::kSni);
+  EXPECT_EQ(s.wrong_node, WrongNode::kBounce);
+  EXPECT_EQ(c.wrongNodeFor(s), WrongNode::kBounce);
 
   ASSERT_EQ(c.nodes.size(), 1u);
   const NodeConfig& n = c.nodes[0];
   EXPECT_EQ(n.name, "n1");
-  EXPECT_EQ(n.line, 24);
+  EXPECT_EQ(n.line, 25);
   EXPECT_EQ(n.host, "fd00::1");
   EXPECT_EQ(n.port, std::optional<uint16_t>(2201));
   EXPECT_EQ(n.weight, 7);
@@ -129,6 +135,9 @@ TEST(ParseConfig, EveryKeyNonDefault) {
   EXPECT_EQ(c.sticky.ipv6_prefix, 56);
   EXPECT_EQ(c.sticky.ttl, hours(2));
   EXPECT_EQ(c.sticky.capacity, 5000u);
+  EXPECT_EQ(c.sticky.wrong_node, WrongNode::kKeep);
+  EXPECT_EQ(c.sticky.bounce_window, seconds(3));
+  EXPECT_EQ(c.sticky.bounce_ttl, std::chrono::minutes(2));
 
   EXPECT_EQ(c.health.interval, seconds(3));
   EXPECT_EQ(c.health.fast_interval, milliseconds(250));
@@ -202,6 +211,11 @@ TEST(ParseConfig, DefaultsWhenAbsent) {
   EXPECT_EQ(c.sticky.ipv4_prefix, 32);
   EXPECT_EQ(c.sticky.ipv6_prefix, 64);
   EXPECT_EQ(c.sticky.ttl, hours(8));
+  EXPECT_EQ(c.sticky.wrong_node, WrongNode::kKeep);  // never resets a connection by default
+  EXPECT_EQ(c.sticky.bounce_window, seconds(5));
+  EXPECT_EQ(c.sticky.bounce_ttl, seconds(60));
+  EXPECT_FALSE(s.wrong_node.has_value());
+  EXPECT_EQ(c.wrongNodeFor(s), WrongNode::kKeep);
   EXPECT_EQ(c.sticky.capacity, 100000u);
   EXPECT_EQ(c.health.interval, d.health.interval);
   EXPECT_EQ(c.health.fast_interval, milliseconds(500));
