@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <tuple>
 
 namespace tsd::health {
 namespace {
@@ -23,7 +24,8 @@ enum Field : unsigned {
   kRunning = 16,
   kSuspended = 32,
   kAllFields = 63,
-  kAge = 64,  // optional: agents before the background collector do not send it
+  kAge = 64,       // optional: agents before the background collector do not send it
+  kVersion = 128,  // optional: version-1 agents do not send it
 };
 
 struct FieldName {
@@ -120,6 +122,35 @@ Result<AgentSession> parseSession(const std::vector<std::string_view>& t) {
   return s;
 }
 
+Result<uint16_t> parsePort(std::string_view s) {
+  auto n = parseUnsigned(s, 65535);
+  if (!n) return makeError(n.error());
+  if (*n == 0) return makeError("port 0");
+  return static_cast<uint16_t>(*n);
+}
+
+// "conn USER REMOTE_IP REMOTE_PORT LOCAL_IP LOCAL_PORT SINCE"
+Result<AgentConnection> parseConnection(const std::vector<std::string_view>& t) {
+  if (t.size() != 7) return makeError("conn line needs 6 fields");
+  AgentConnection c;
+  if (!validName(t[1])) return makeError("conn: bad user " + shown(t[1]));
+  c.user = t[1];
+  if (!canonicalAddress(t[2])) return makeError("conn: bad remote address " + shown(t[2]));
+  c.remote_address = t[2];
+  auto rport = parsePort(t[3]);
+  if (!rport) return makeError("conn: remote port: " + rport.error());
+  c.remote_port = *rport;
+  if (!canonicalAddress(t[4])) return makeError("conn: bad local address " + shown(t[4]));
+  c.local_address = t[4];
+  auto lport = parsePort(t[5]);
+  if (!lport) return makeError("conn: local port: " + lport.error());
+  c.local_port = *lport;
+  auto since = parseUnsigned(t[6], kMaxSinceUnix);
+  if (!since) return makeError("conn: since: " + since.error());
+  c.since_unix = static_cast<int64_t>(*since);
+  return c;
+}
+
 // Applies one "key value" figure line; false with a message on a bad value.
 Status applyField(Field f, std::string_view v, AgentReport& r) {
   switch (f) {
@@ -178,6 +209,23 @@ Status parseLine(std::string_view line, unsigned& seen, AgentReport& r) {
     r.age_ms = *n;
     return {};
   }
+  if (t[0] == "version") {
+    if (seen & kVersion) return makeError("version: duplicate field");
+    if (t.size() != 2) return makeError("version: needs exactly one value");
+    seen |= kVersion;
+    auto n = parseUnsigned(t[1], kMaxProtocolVersion);
+    if (!n) return makeError("version: " + n.error());
+    if (*n == 0) return makeError("version: 0");
+    r.version = static_cast<uint32_t>(*n);
+    return {};
+  }
+  if (t[0] == "conn") {
+    if (r.connections.size() >= kMaxConnectionLines) return makeError("too many connections");
+    auto c = parseConnection(t);
+    if (!c) return makeError(c.error());
+    r.connections.push_back(std::move(*c));
+    return {};
+  }
   if (t[0] == "session") {
     if (r.sessions.size() >= kMaxSessions) return makeError("too many sessions");
     auto s = parseSession(t);
@@ -211,6 +259,62 @@ Status checkTotals(const AgentReport& r) {
     return makeError("more sessions listed than counted");
   }
   return {};
+}
+
+// One TCP connection has one 4-tuple: a second line for it is a broken or forged report.
+Status checkConnections(const AgentReport& r) {
+  if (r.connections.empty()) return {};
+  if (r.version < 2)
+    return makeError("conn lines in a version " + std::to_string(r.version) + " reply");
+  using Key = std::tuple<std::string_view, uint16_t, std::string_view, uint16_t>;
+  std::vector<Key> keys;
+  keys.reserve(r.connections.size());
+  for (const auto& c : r.connections) {
+    keys.emplace_back(c.remote_address, c.remote_port, c.local_address, c.local_port);
+  }
+  std::sort(keys.begin(), keys.end());
+  auto dup = std::adjacent_find(keys.begin(), keys.end());
+  if (dup != keys.end()) {
+    return makeError("duplicate connection " + std::string(std::get<0>(*dup)) + " port " +
+                     std::to_string(std::get<1>(*dup)));
+  }
+  return {};
+}
+
+std::string connectionLine(const AgentConnection& c) {
+  std::string line = "conn ";
+  line.append(c.user).append(" ").append(c.remote_address).append(" ");
+  line.append(std::to_string(c.remote_port)).append(" ").append(c.local_address).append(" ");
+  line.append(std::to_string(c.local_port)).append(" ").append(std::to_string(c.since_unix));
+  return line.append("\n");
+}
+
+bool encodableConnection(const AgentConnection& c) {
+  return validName(c.user) && canonicalAddress(c.remote_address) &&
+         canonicalAddress(c.local_address) && c.remote_port != 0 && c.local_port != 0 &&
+         c.since_unix >= 0 && c.since_unix <= kMaxSinceUnix;
+}
+
+// Connection lines after everything else, bounded by count and by what keeps the signed reply
+// within kMaxReplyBytes (with room left for the truncation warning and the mac line).
+void appendConnections(const AgentReport& r, std::string& out) {
+  constexpr std::string_view kTruncated = "warning connection list truncated\n";
+  const size_t budget = kMaxReplyBytes - kMacPrefix.size() - kMacHexChars - 1 - kTruncated.size();
+  size_t listed = 0;
+  bool truncated = false;
+  for (const auto& c : r.connections) {
+    if (!encodableConnection(c)) continue;
+    std::string line = connectionLine(c);
+    if (listed == kMaxConnectionLines || out.size() + line.size() > budget) {
+      truncated = true;
+      break;
+    }
+    out.append(line);
+    ++listed;
+  }
+  if (truncated && std::min(r.warnings.size(), kMaxWarnings) < kMaxWarnings) {
+    out.append(kTruncated);
+  }
 }
 
 }  // namespace
@@ -250,6 +354,19 @@ bool validClientAddress(std::string_view s) {
   std::string z(s);
   unsigned char buf[sizeof(in6_addr)];
   return inet_pton(AF_INET, z.c_str(), buf) == 1 || inet_pton(AF_INET6, z.c_str(), buf) == 1;
+}
+
+bool canonicalAddress(std::string_view s) {
+  if (s.empty() || s.size() >= INET6_ADDRSTRLEN) return false;
+  std::string z(s);
+  char buf[INET6_ADDRSTRLEN];
+  in_addr a4{};
+  if (inet_pton(AF_INET, z.c_str(), &a4) == 1) {
+    return inet_ntop(AF_INET, &a4, buf, sizeof(buf)) && z == buf;
+  }
+  in6_addr a6{};
+  if (inet_pton(AF_INET6, z.c_str(), &a6) != 1 || IN6_IS_ADDR_V4MAPPED(&a6)) return false;
+  return inet_ntop(AF_INET6, &a6, buf, sizeof(buf)) && z == buf;
 }
 
 std::string sanitizeWarning(std::string_view text) {
@@ -302,6 +419,11 @@ std::string encodeBody(const AgentReport& r, std::string_view nonce) {
   out.append("sessions_running ").append(std::to_string(r.sessions_running)).append("\n");
   out.append("sessions_suspended ").append(std::to_string(r.sessions_suspended)).append("\n");
   out.append("age_ms ").append(std::to_string(std::min(r.age_ms, kMaxAgeMs))).append("\n");
+  const bool v2 = r.version >= 2;
+  if (v2) {
+    uint32_t v = std::min(r.version, kMaxProtocolVersion);
+    out.append("version ").append(std::to_string(v)).append("\n");
+  }
   for (size_t i = 0; i < r.warnings.size() && i < kMaxWarnings; ++i) {
     out.append("warning ").append(sanitizeWarning(r.warnings[i])).append("\n");
   }
@@ -318,6 +440,7 @@ std::string encodeBody(const AgentReport& r, std::string_view nonce) {
     out.append(" ").append(std::to_string(s.since_unix)).append("\n");
     ++listed;
   }
+  if (v2) appendConnections(r, out);
   return out;
 }
 
@@ -357,6 +480,7 @@ Result<AgentReport> parseReplyBody(std::string_view body, std::string_view nonce
     if (!(seen & f.bit)) return makeError("missing field " + std::string(f.name));
   }
   if (auto st = checkTotals(r); !st) return makeError(st.error());
+  if (auto st = checkConnections(r); !st) return makeError(st.error());
   return r;
 }
 

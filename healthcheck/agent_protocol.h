@@ -1,5 +1,12 @@
-// The director <-> tsdirector-agent wire protocol (version 1): a one-line request carrying a
-// fresh nonce, a line-based reply authenticated with HMAC-SHA256 over nonce || body.
+// The director <-> tsdirector-agent wire protocol: a one-line request carrying a fresh nonce, a
+// line-based reply authenticated with HMAC-SHA256 over nonce || body.
+//
+// Versions: the frame ("TSDAGENT/1" request and reply header) is unchanged since version 1;
+// later versions only add lines, which a version-1 parser skips as unknown lower-case keys. A
+// version-2 reply says "version 2" and lists "conn" lines. So there is nothing to negotiate: an
+// old director reads a new agent's reply as version 1 (no connections), a new director reads an
+// old agent's reply as version 1 (no version line, no connections), and neither side needs a
+// second round trip or per-node state. An incompatible change would get a new magic.
 #pragma once
 
 #include <cstddef>
@@ -18,6 +25,9 @@ inline constexpr std::string_view kAgentMagic = "TSDAGENT/1";
 inline constexpr size_t kMaxRequestBytes = 256;               // one request line, '\n' included
 inline constexpr size_t kMaxReplyBytes = size_t{256} * 1024;  // whole reply, mac line included
 inline constexpr size_t kMaxSessions = 1024;                  // session lines in one reply
+inline constexpr size_t kMaxConnectionLines = 1024;           // conn lines in one reply
+inline constexpr uint32_t kProtocolVersion = 2;               // what this code writes
+inline constexpr uint32_t kMaxProtocolVersion = 65535;        // above: garbage, not a future
 inline constexpr size_t kNonceHexChars = 32;                  // 16 random bytes
 inline constexpr size_t kMacHexChars = 64;                    // HMAC-SHA256
 inline constexpr size_t kMaxNameChars = 64;                   // node, user, director id
@@ -93,8 +103,10 @@ std::string encodeRequest(std::string_view nonce, std::string_view director_id);
 // Accepts one line with or without its '\n'.
 Result<AgentRequest> parseRequest(std::string_view line);
 
-// The body lines (header, figures, sessions) without the mac line. Sessions past kMaxSessions
-// are left out; the totals still count them.
+// The body lines (header, figures, sessions, connections) without the mac line. Sessions past
+// kMaxSessions are left out; the totals still count them. A report of version >= 2 gets a
+// "version" line and its connections (at most kMaxConnectionLines, and only as many as keep the
+// reply under kMaxReplyBytes; a truncation adds a warning); a version-1 report gets neither.
 std::string encodeBody(const AgentReport& report, std::string_view nonce);
 // body + "mac HEX\n" where HEX = HMAC-SHA256(key, nonce || body).
 std::string signBody(std::string_view key, std::string_view nonce, std::string_view body);
@@ -110,5 +122,8 @@ Result<AgentReport> parseReplyBody(std::string_view body, std::string_view nonce
 // Checks one session field set as it appears on a wire line / in the external command output.
 bool validName(std::string_view s);
 bool validClientAddress(std::string_view s);  // an IPv4/IPv6 literal or "-"
+// An IP literal in the form inet_ntop writes it (IPv4 dotted quad, IPv6 compressed lowercase,
+// never v4-mapped): connection endpoints are compared as text, so there is one spelling each.
+bool canonicalAddress(std::string_view s);
 
 }  // namespace tsd::health

@@ -209,8 +209,14 @@ AgentReport InventoryCollector::collect() {
   collectFigures(r);
   auto boot = parseBootTime(readFile(options_.proc_dir + "/stat").value_or(""));
   if (!boot) warnings_.push_back("no btime in /proc/stat; ssh session start times unknown");
-  auto ssh = collectSsh(boot.value_or(0));
+  auto logins = collectSsh(boot.value_or(0));
+  auto& ssh = logins.sessions;
   memory_.remember(ssh);
+  r.version = kProtocolVersion;
+  r.connections = std::move(logins.connections);
+  // Newest first, so the connections a director may still act on survive the reply's cap.
+  std::stable_sort(r.connections.begin(), r.connections.end(),
+                   [](const auto& a, const auto& b) { return a.since_unix > b.since_unix; });
   auto now = std::chrono::duration_cast<std::chrono::seconds>(
                  std::chrono::system_clock::now().time_since_epoch())
                  .count();
@@ -243,7 +249,7 @@ void InventoryCollector::collectFigures(AgentReport& r) {
   if (!pswpin) warnings_.push_back("/proc/vmstat: " + pswpin.error());
 }
 
-std::vector<AgentSession> InventoryCollector::collectSsh(int64_t boot_unix) {
+SshLogins InventoryCollector::collectSsh(int64_t boot_unix) {
   DirPtr dir(::opendir(options_.proc_dir.c_str()));
   if (!dir) {
     warnings_.push_back(options_.proc_dir + ": cannot list processes");
@@ -273,7 +279,7 @@ std::vector<AgentSession> InventoryCollector::collectSsh(int64_t boot_unix) {
   auto sockets = parseProcNetTcp(readFile(options_.proc_dir + "/net/tcp").value_or(""));
   auto v6 = parseProcNetTcp(readFile(options_.proc_dir + "/net/tcp6").value_or(""));
   sockets.insert(sockets.end(), v6.begin(), v6.end());
-  return sshSessions(procs, sockets, options_.node_addresses);
+  return sshLogins(procs, sockets, options_.node_addresses);
 }
 
 std::vector<AgentSession> InventoryCollector::collectX2go(int64_t now_unix) {

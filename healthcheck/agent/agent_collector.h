@@ -57,7 +57,7 @@ class InventoryCollector {
 
  private:
   void collectFigures(AgentReport& r);
-  std::vector<AgentSession> collectSsh(int64_t boot_unix);
+  SshLogins collectSsh(int64_t boot_unix);
   std::vector<AgentSession> collectX2go(int64_t now_unix);
   std::vector<AgentSession> collectTmux(const std::vector<AgentSession>& ssh);
   std::vector<AgentSession> collectExternal();

@@ -199,9 +199,8 @@ std::optional<int64_t> parseBootTime(std::string_view text) {
   return static_cast<int64_t>(*v);
 }
 
-std::vector<AgentSession> sshSessions(const std::vector<ProcInfo>& procs,
-                                      const std::vector<TcpSocket>& sockets,
-                                      const std::vector<std::string>& node_addresses) {
+SshLogins sshLogins(const std::vector<ProcInfo>& procs, const std::vector<TcpSocket>& sockets,
+                    const std::vector<std::string>& node_addresses) {
   auto ours = [&](const TcpSocket& s) {
     return node_addresses.empty() || std::find(node_addresses.begin(), node_addresses.end(),
                                                s.local_address) != node_addresses.end();
@@ -221,7 +220,7 @@ std::vector<AgentSession> sshSessions(const std::vector<ProcInfo>& procs,
       }
     }
   }
-  std::vector<AgentSession> out;
+  SshLogins out;
   std::set<uint64_t> done;
   for (const auto& p : procs) {
     auto title = parseSshdTitle(p.cmdline);
@@ -229,14 +228,26 @@ std::vector<AgentSession> sshSessions(const std::vector<ProcInfo>& procs,
     for (uint64_t ino : p.socket_inodes) {
       auto it = by_inode.find(ino);
       if (it == by_inode.end() || it->second->state != kTcpEstablished) continue;
-      if (!listen_ports.empty() && !listen_ports.count(it->second->local_port)) continue;
-      if (!ours(*it->second)) continue;
+      const TcpSocket& s = *it->second;
+      if (!listen_ports.empty() && !listen_ports.count(s.local_port)) continue;
+      if (!ours(s)) continue;
       if (!done.insert(ino).second) continue;
-      out.push_back(AgentSession{title->user, SessionKind::kSsh, false,
-                                 normalizeAddress(it->second->remote_address), earliest[ino]});
+      std::string remote = normalizeAddress(s.remote_address);
+      out.sessions.push_back(
+          AgentSession{title->user, SessionKind::kSsh, false, remote, earliest[ino]});
+      std::string local = normalizeAddress(s.local_address);
+      if (remote == "-" || local == "-" || s.remote_port == 0 || s.local_port == 0) continue;
+      out.connections.push_back(AgentConnection{title->user, std::move(remote), s.remote_port,
+                                                std::move(local), s.local_port, earliest[ino]});
     }
   }
   return out;
+}
+
+std::vector<AgentSession> sshSessions(const std::vector<ProcInfo>& procs,
+                                      const std::vector<TcpSocket>& sockets,
+                                      const std::vector<std::string>& node_addresses) {
+  return sshLogins(procs, sockets, node_addresses).sessions;
 }
 
 std::vector<AgentSession> parseX2goList(std::string_view text, int64_t now_unix) {

@@ -83,6 +83,15 @@ struct ProcInfo {
 std::vector<AgentSession> sshSessions(const std::vector<ProcInfo>& procs,
                                       const std::vector<TcpSocket>& sockets,
                                       const std::vector<std::string>& node_addresses = {});
+// Both views of the same sshd walk: each login as a session (the client address) and as a
+// connection (both endpoints as the node sees them, for the director's correlation; protocol
+// version 2). The same filters apply to both, so every connection has its session and back.
+struct SshLogins {
+  std::vector<AgentSession> sessions;
+  std::vector<AgentConnection> connections;
+};
+SshLogins sshLogins(const std::vector<ProcInfo>& procs, const std::vector<TcpSocket>& sockets,
+                    const std::vector<std::string>& node_addresses = {});
 // "::ffff:1.2.3.4" -> "1.2.3.4"; an invalid address -> "-".
 std::string normalizeAddress(std::string_view s);
 // One desktop, one session: an ssh connection that carries a running tmux, X2Go or NX session

@@ -113,6 +113,20 @@ TEST_F(FakeNode, CollectsFiguresAndEverySource) {
   EXPECT_NE(c.warnings()[0].find("1 invalid line"), std::string::npos) << c.warnings()[0];
 }
 
+TEST_F(FakeNode, ReportsVersionTwoWithEachSshConnection) {
+  AgentReport r = InventoryCollector(options()).collect();
+  EXPECT_EQ(r.version, kProtocolVersion);
+  long ticks = ::sysconf(_SC_CLK_TCK);
+  ASSERT_EQ(r.connections.size(), 1u);
+  EXPECT_EQ(r.connections[0], (AgentConnection{"alice", "192.168.1.5", 54321, "192.168.1.1", 22,
+                                               1700000000 + 500 / ticks}));
+  // What the agent serves is what the director will parse.
+  const std::string key = "k", nonce = "00112233445566778899aabbccddeeff";
+  auto parsed = verifyAndParseReply(key, nonce, encodeReply(key, nonce, r));
+  ASSERT_TRUE(parsed.ok()) << parsed.error();
+  EXPECT_EQ(parsed->connections, r.connections);
+}
+
 TEST_F(FakeNode, FailingSourcesAreWarningsNotFailures) {
   CollectorOptions o = options();
   o.sessions_command = "exit 7";
@@ -161,8 +175,10 @@ TEST_F(FakeNode, OnlyTheNodesOwnSshConnectionsAndTmuxSessionsAreReported) {
   o.x2go_command = "tsd-no-such-program-xyz";
   o.node_addresses = {"192.168.1.1"};  // alice's connection goes to 192.168.1.1:22
   EXPECT_EQ(InventoryCollector(o).collect().sessions.size(), 1u);
+  EXPECT_EQ(InventoryCollector(o).collect().connections.size(), 1u);
   o.node_addresses = {"10.0.0.1"};  // another node on the same host
   EXPECT_TRUE(InventoryCollector(o).collect().sessions.empty());
+  EXPECT_TRUE(InventoryCollector(o).collect().connections.empty());
 
   std::string tmux = findExecutable("tmux");
   if (tmux.empty()) GTEST_SKIP() << "tmux is not installed";

@@ -158,6 +158,56 @@ TEST(AgentInventory, SshSessionsFromProcessesAndSockets) {
   EXPECT_EQ(sessions[1], (AgentSession{"bob", SessionKind::kSsh, false, "2001:db8::2", 1200}));
 }
 
+// The same walk as connections: both endpoints, user of the authenticated child, v4-mapped
+// IPv6 written as IPv4, neither the pre-auth monitor's connection nor a port forwarding.
+TEST(AgentInventory, SshConnectionsFromProcessesAndSockets) {
+  auto sockets = parseProcNetTcp(kTcp4);
+  auto v6 = parseProcNetTcp(kTcp6);
+  sockets.insert(sockets.end(), v6.begin(), v6.end());
+  std::vector<ProcInfo> procs = {
+      {100, "sshd", "sshd: /usr/sbin/sshd -D [listener] 0 of 10-100 startups", 500, {20123, 20124}},
+      {200, "sshd", "sshd: alice [priv]", 1000, {30456}},
+      {201, "sshd", "sshd: alice@pts/0", 1005, {30456, 40000}},
+      {300, "sshd", "sshd: mallory [priv]", 1100, {30457}},
+      {400, "sshd-session", "sshd-session: bob@notty", 1200, {30458, 99999}},
+      // A second authenticated child of bob's on the v4-mapped socket (sshd re-exec'd).
+      {500, "sshd", "sshd: carol@pts/1", 1300, {30457}},
+  };
+  auto logins = sshLogins(procs, sockets);
+  ASSERT_EQ(logins.connections.size(), 3u);
+  EXPECT_EQ(logins.connections[0],
+            (AgentConnection{"alice", "192.168.1.5", 54321, "192.168.1.1", 22, 1000}));
+  EXPECT_EQ(logins.connections[1],
+            (AgentConnection{"bob", "2001:db8::2", 50001, "2001:db8::1", 22, 1200}));
+  // carol's connection came over an IPv6 socket as ::ffff:192.168.1.6.
+  EXPECT_EQ(logins.connections[2],
+            (AgentConnection{"carol", "192.168.1.6", 50000, "192.168.1.1", 22, 1100}));
+  ASSERT_EQ(logins.sessions.size(), 3u);  // one session per connection, same filters
+  for (const auto& c : logins.connections) {
+    EXPECT_TRUE(canonicalAddress(c.remote_address)) << c.remote_address;
+    EXPECT_TRUE(canonicalAddress(c.local_address)) << c.local_address;
+  }
+}
+
+// Nodes sharing one host: each reports only the connections that arrived on its addresses.
+TEST(AgentInventory, SshConnectionsOfTheNodesOwnAddressesOnly) {
+  auto sockets = parseProcNetTcp(kTcp4);
+  auto v6 = parseProcNetTcp(kTcp6);
+  sockets.insert(sockets.end(), v6.begin(), v6.end());
+  std::vector<ProcInfo> procs = {
+      {100, "sshd", "sshd: /usr/sbin/sshd -D [listener] 0 of 10-100 startups", 500, {20123, 20124}},
+      {201, "sshd", "sshd: alice@pts/0", 1005, {30456, 40000}},
+      {400, "sshd-session", "sshd-session: bob@notty", 1200, {30458}},
+  };
+  auto v4_node = sshLogins(procs, sockets, {"192.168.1.1"});
+  ASSERT_EQ(v4_node.connections.size(), 1u);
+  EXPECT_EQ(v4_node.connections[0].user, "alice");
+  auto v6_node = sshLogins(procs, sockets, {"2001:db8::1"});
+  ASSERT_EQ(v6_node.connections.size(), 1u);
+  EXPECT_EQ(v6_node.connections[0].user, "bob");
+  EXPECT_TRUE(sshLogins(procs, sockets, {"10.0.0.1"}).connections.empty());
+}
+
 TEST(AgentInventory, SshSessionsWithoutKnownListenersKeepEveryConnection) {
   auto sockets = parseProcNetTcp(kTcp4);
   std::vector<ProcInfo> procs = {{201, "sshd", "sshd: alice@pts/0", 1005, {30456, 40000}}};
