@@ -77,11 +77,17 @@ class UserLearning {
   Correlation correlate(NodeId node, const std::vector<health::AgentConnection>& reported,
                         TimePoint snapshot);
   size_t live() const { return by_handle_.size(); }
+  // True when a connection on `node` forwarded less than kMissAfter before `now` has no user
+  // yet: the director polls that agent again soon (a snapshot may predate the login).
+  bool pending(NodeId node, TimePoint now) const;
 
  private:
   static std::string key(const Endpoint& remote, const Endpoint& local);
   std::unordered_map<uint64_t, Live> by_handle_;
   std::unordered_map<std::string, uint64_t> by_tuple_;
+  // Per node, connections with no user yet and not yet counted as a miss (forwarding order),
+  // so a report costs what its node has unresolved, not every live connection.
+  std::unordered_map<NodeId, std::vector<uint64_t>> awaiting_;
 };
 
 }  // namespace tsd::director

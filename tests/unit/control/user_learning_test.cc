@@ -107,6 +107,20 @@ TEST(UserLearning, AConnectionNeverListedCountsAsOneMiss) {
   EXPECT_EQ(l.correlate(1, {}, later + seconds(5)).misses, 0u);  // another node's report
 }
 
+TEST(UserLearning, PendingWhileAFreshConnectionHasNoUser) {
+  UserLearning l;
+  EXPECT_FALSE(l.pending(0, kUp));
+  l.opened(live(1, "198.51.100.7/32", 0, {"10.0.0.1", 41000}, {"10.0.0.11", 22}));
+  EXPECT_TRUE(l.pending(0, kUp + seconds(1)));
+  EXPECT_FALSE(l.pending(1, kUp + seconds(1)));                // another node
+  EXPECT_FALSE(l.pending(0, kUp + UserLearning::kMissAfter));  // given up: too old
+  l.correlate(0, {sshd("alice", "10.0.0.1", 41000, "10.0.0.11", 22)}, kUp + seconds(1));
+  EXPECT_FALSE(l.pending(0, kUp + seconds(2)));  // learned
+  l.opened(live(2, "198.51.100.8/32", 0, {"10.0.0.1", 41001}, {"10.0.0.11", 22}));
+  l.closed(2);
+  EXPECT_FALSE(l.pending(0, kUp + seconds(2)));  // closed
+}
+
 // The chain the director runs per matched connection, on a fake clock: learn the pair, find
 // the home, decide. A roaming user is bounced once and pinned home; the retry consumes the pin.
 struct Chain {
