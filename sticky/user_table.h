@@ -54,7 +54,8 @@ class UserTable {
     TimePoint last_seen;
   };
 
-  // capacity bounds the learned (identity, user) pairs; the least recently seen go first.
+  // capacity bounds the learned (identity, user) pairs; the least recently seen go first (1%
+  // of them at once when a learn passes it).
   explicit UserTable(size_t capacity = 100000) : capacity_(capacity) {}
   void setCapacity(size_t capacity);
 
@@ -102,6 +103,7 @@ class UserTable {
   };
   static bool better(const Candidate& a, const Candidate& b);
   void reindexUser(const std::string& user);
+  void shrinkTo(size_t target);  // forgets the least recently seen pairs
   void forget(const Identity& id, const std::string& user);
 
   size_t capacity_;

@@ -97,6 +97,18 @@ TEST(UserTableTest, CapacityDropsTheLeastRecentlySeenPair) {
   EXPECT_EQ(t.usersOf(ip("10.0.0.1")), std::vector<std::string>{"a"});
 }
 
+TEST(UserTableTest, PassingTheCapacityFreesOnePercentOldestFirst) {
+  UserTable t(200);
+  for (int i = 0; i < 201; ++i) {
+    t.learn(Identity{"10.0." + std::to_string(i / 256) + "." + std::to_string(i % 256) + "/32"},
+            "u", kT0 + seconds(i));
+  }
+  EXPECT_EQ(t.identities(), 198u);
+  EXPECT_TRUE(t.usersOf(Identity{"10.0.0.2/32"}).empty());
+  EXPECT_EQ(t.usersOf(Identity{"10.0.0.3/32"}).size(), 1u);
+  EXPECT_EQ(t.usersOf(Identity{"10.0.0.200/32"}).size(), 1u);  // the newest stays
+}
+
 TEST(UserTableTest, PinsAreConsumedOnceAndInTurn) {
   UserTable t;
   Identity nat = ip("192.0.2.1");
