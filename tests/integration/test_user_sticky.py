@@ -34,6 +34,8 @@ def run(*cmd, check=True, timeout=60, **kw):
 def lab(request, tmp_path):
     if os.geteuid() != 0 or not os.path.exists("/usr/sbin/sshd") or not shutil.which("tmux"):
         pytest.skip("needs root, sshd and tmux")
+    if request.param == "bounce" and "time_from" in request.node.name:
+        pytest.skip("one mode is enough for the figures")
     ssh = SshLab(tmp_path)
     key = tmp_path / "agent.key"
     key.write_text(os.urandom(32).hex())
@@ -174,3 +176,34 @@ def test_roaming_user_goes_home(lab):
     d.stop()
     state = (d.tmp / "state" / "users.state").read_text()
     assert "127.0.0.77/32 root " in state
+
+
+def test_time_from_connect_to_user_learned(lab):
+    """50 logins from 50 new addresses (batches of 10 at once): every one is learned, none is
+    bounced (root has no desktop here), and the figures are printed for the notes."""
+    wait_until(lambda: all(n["status"] != "Down" for n in ctl(lab, "nodes")), timeout=30,
+               what="the nodes up")
+    took = []
+    for batch in range(5):
+        started = {}
+        for i in range(10):
+            src = f"127.0.1.{batch * 10 + i + 1}"
+            started[src + "/32"] = time.time()
+            lab["clients"].append(ssh_cmd(lab, src, "sleep 15"))
+        pending = dict(started)
+        deadline = time.time() + 30
+        while pending and time.time() < deadline:
+            seen = {i for u in ctl(lab, "users") for i in u["identities"]}
+            for ident in [k for k in pending if k in seen]:
+                took.append(time.time() - pending.pop(ident))
+            time.sleep(0.05)
+        assert not pending, f"not learned: {sorted(pending)}"
+        for c in lab["clients"]:
+            c.kill()
+            c.wait()
+        lab["clients"].clear()
+    took.sort()
+    p50, p99 = took[len(took) // 2], took[int(len(took) * 0.99) - 1]
+    print(f"connect to user learned over {len(took)} logins: p50 {p50:.2f} s, p99 {p99:.2f} s, "
+          f"max {took[-1]:.2f} s")
+    assert lab["d"].metric("tsdirector_user_bounces_total", outcome="bounced") == 0
