@@ -23,6 +23,7 @@ std::string join(const std::vector<std::string>& parts) {
 
 Director::Director(event_base* base, std::string config_path)
     : base_(base), config_path_(std::move(config_path)), sticky_(base) {
+  nodes_.onActiveChanged([this](NodeId id, uint32_t n) { services_.activeChanged(id, n); });
   reaper_.reset(event_new(
       base_, -1, 0,
       [](evutil_socket_t, short, void* a) { static_cast<Director*>(a)->dead_.clear(); }, this));
