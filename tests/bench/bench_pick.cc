@@ -67,10 +67,10 @@ void BM_Pick(benchmark::State& state, Algorithm a) { pickLoop(state, a, false); 
 void BM_PickRetry(benchmark::State& state, Algorithm a) { pickLoop(state, a, true); }
 void BM_PickPerRequest(benchmark::State& state, Algorithm a) { pickLoop(state, a, false, false); }
 
-void BM_BuildHash(benchmark::State& state) {
+void BM_Build(benchmark::State& state, Algorithm a) {
   Farm farm(static_cast<size_t>(state.range(0)));
   for (auto _ : state) {
-    auto sched = tsd::sched::makeScheduler(Algorithm::kHash, farm.snapshot, 1);
+    auto sched = tsd::sched::makeTrackingScheduler(a, farm.snapshot, 1, farm.active);
     benchmark::DoNotOptimize(sched);
   }
 }
@@ -91,7 +91,14 @@ TSD_PICK_BENCH(BM_PickRetry, hash, Algorithm::kHash);
 TSD_PICK_BENCH(BM_PickRetry, p2c, Algorithm::kP2c);
 TSD_PICK_BENCH(BM_PickRetry, weighted_least_conn, Algorithm::kWeightedLeastConn);
 TSD_PICK_BENCH(BM_PickPerRequest, weighted_least_conn, Algorithm::kWeightedLeastConn);
-BENCHMARK(BM_BuildHash)->RangeMultiplier(10)->Range(10, 10000)->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_Build, hash, Algorithm::kHash)
+    ->RangeMultiplier(10)
+    ->Range(10, 10000)
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_Build, least_load, Algorithm::kLeastLoad)
+    ->RangeMultiplier(10)
+    ->Range(10, 10000)
+    ->Unit(benchmark::kMicrosecond);
 
 }  // namespace
 
