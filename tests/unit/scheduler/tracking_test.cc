@@ -202,13 +202,14 @@ TEST(TrackingTest, AFullNodeComesBackWhenASeatFrees) {
   auto s = makeTrackingScheduler(Algorithm::kLeastLoad,
                                  snapshotOf({{.load = 0.1, .max_sessions = 2}, {.load = 0.9}}), 1,
                                  active);
-  EXPECT_EQ(s->pick(request(active)), 0u);
+  std::vector<uint32_t> none;  // pushed counts only (setActive)
+  EXPECT_EQ(s->pick(request(none)), 0u);
   s->setActive(0, 2);  // full
-  EXPECT_EQ(s->pick(request(active)), 1u);
+  EXPECT_EQ(s->pick(request(none)), 1u);
   s->setActive(1, 0);
-  EXPECT_EQ(s->pick(request(active)), 1u);
+  EXPECT_EQ(s->pick(request(none)), 1u);
   s->setActive(0, 1);  // a seat again: its lower load wins
-  EXPECT_EQ(s->pick(request(active)), 0u);
+  EXPECT_EQ(s->pick(request(none)), 0u);
 }
 
 // Degraded nodes take sessions only when the normal tier has none possible, with counts
@@ -217,13 +218,14 @@ TEST(TrackingTest, DegradedTierOnlyWhenTheNormalOneIsFull) {
   std::vector<Spec> specs = {{.max_sessions = 1}, {.degraded = true}, {.degraded = true}};
   std::vector<uint32_t> active = {0, 3, 2};
   auto s = makeTrackingScheduler(Algorithm::kLeastConn, snapshotOf(specs), 1, active);
-  EXPECT_EQ(s->pick(request(active)), 0u);
+  std::vector<uint32_t> none;  // pushed counts only (setActive)
+  EXPECT_EQ(s->pick(request(none)), 0u);
   s->setActive(0, 1);
-  EXPECT_EQ(s->pick(request(active)), 2u);
+  EXPECT_EQ(s->pick(request(none)), 2u);
   s->setActive(2, 4);
-  EXPECT_EQ(s->pick(request(active)), 1u);
+  EXPECT_EQ(s->pick(request(none)), 1u);
   s->setActive(0, 0);
-  EXPECT_EQ(s->pick(request(active)), 0u);
+  EXPECT_EQ(s->pick(request(none)), 0u);
 }
 
 // A weight change rebuilds the scheduler (needsRebuild) from the live counts: the new weights
