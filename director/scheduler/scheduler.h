@@ -53,7 +53,8 @@ std::unique_ptr<Scheduler> makeScheduler(conf::Algorithm, std::shared_ptr<const 
                                          uint64_t seed);
 // The same algorithms and picks, but the caller passes the live counts now (`active`, by node
 // id) and every later change through setActive(); those three then pick in O(log n) and no
-// longer read PickRequest::active (which must still carry the counts, for the others).
+// longer read PickRequest::active (which must still carry the counts, for the others, or be
+// empty; a debug build checks the winner's pushed count against it).
 std::unique_ptr<Scheduler> makeTrackingScheduler(conf::Algorithm,
                                                  std::shared_ptr<const NodeSnapshot>, uint64_t seed,
                                                  std::span<const uint32_t> active);
