@@ -2,6 +2,7 @@
 #include <getopt.h>
 #include <signal.h>
 
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <string>
@@ -9,6 +10,7 @@
 #include "conf/config.h"
 #include "conf/log.h"
 #include "director/app/daemon.h"
+#include "director/app/handover.h"
 #include "director/app/privileges.h"
 #include "director/base/event_util.h"
 #include "director/control/prepared_config.h"
@@ -23,11 +25,47 @@ std::string counted(size_t n, const char* noun) {
 void usage(FILE* out) {
   fprintf(out,
           "usage: tsdirector [-c FILE] [--log-level debug|info|warn|error]\n"
+          "       tsdirector --takeover [-c FILE]\n"
           "       tsdirector --check-config FILE\n"
           "       tsdirector --version\n"
           "  -c, --config FILE     configuration (default /etc/tsdirector/tsdirector.ini)\n"
           "      --check-config F  validate F, print the first error, exit non-zero if invalid\n"
+          "      --takeover        take over the listeners and live connections of the\n"
+          "                        tsdirector running on the config's [admin] socket; the\n"
+          "                        config is checked first, a failure leaves it serving\n"
           "Signals: HUP reloads the config (an invalid file changes nothing), TERM/INT stop.\n");
+}
+
+// tsdirector --takeover: receive everything, start with it, acknowledge. Any failure before
+// the acknowledgement leaves the old process serving.
+int takeOver(tsd::director::Daemon& daemon, tsd::director::PreparedConfig cfg) {
+  auto t0 = std::chrono::steady_clock::now();
+  auto rx = tsd::director::HandOverReceiver::connect(cfg.cfg->admin.socket);
+  if (!rx.ok()) {
+    LOG_ERROR("no hand-over: %s", rx.error().c_str());
+    return 1;
+  }
+  auto adopted = rx->receive();
+  if (!adopted.ok()) {
+    LOG_ERROR("no hand-over (the running tsdirector resumes): %s", adopted.error().c_str());
+    return 1;
+  }
+  size_t pairs = adopted->pairs.size();
+  bool refused = false;
+  tsd::Status s = daemon.start(std::move(cfg), &*adopted, [&](const tsd::Status& started) {
+    refused = !started.ok();
+    return rx->acknowledge(started);
+  });
+  if (!s.ok() || refused) {
+    LOG_ERROR("no hand-over (the running tsdirector resumes): %s", s.error().c_str());
+    return 1;
+  }
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                std::chrono::steady_clock::now() - t0)
+                .count();
+  LOG_INFO("hand-over from pid %u complete: %zu connections continue (%lld ms)", rx->oldPid(),
+           pairs, static_cast<long long>(ms));
+  return 0;
 }
 
 }  // namespace
@@ -35,11 +73,13 @@ void usage(FILE* out) {
 int main(int argc, char** argv) {
   std::string config_path = "/etc/tsdirector/tsdirector.ini";
   std::string check_path;
-  enum { kLogLevel = 256, kCheck, kVersion };
+  bool takeover = false;
+  enum { kLogLevel = 256, kCheck, kVersion, kTakeover };
   static option opts[] = {{"config", required_argument, nullptr, 'c'},
                           {"log-level", required_argument, nullptr, kLogLevel},
                           {"check-config", required_argument, nullptr, kCheck},
                           {"version", no_argument, nullptr, kVersion},
+                          {"takeover", no_argument, nullptr, kTakeover},
                           {"help", no_argument, nullptr, 'h'},
                           {nullptr, 0, nullptr, 0}};
   int c;
@@ -60,6 +100,9 @@ int main(int argc, char** argv) {
         tsd::log::setLevel(*l);
         break;
       }
+      case kTakeover:
+        takeover = true;
+        break;
       case kVersion:
         printf("tsdirector %s\n", TSD_VERSION);
         return 0;
@@ -87,9 +130,12 @@ int main(int argc, char** argv) {
            counted(p->cfg->nodes.size(), "node").c_str());
     return 0;
   }
+  // Before anything else, and before a hand-over contacts the running process.
   auto cfg = tsd::director::prepareFile(config_path);
   if (!cfg.ok()) {
     fprintf(stderr, "tsdirector: %s\n", cfg.error().c_str());
+    if (takeover) fprintf(stderr, "tsdirector: no hand-over; the running tsdirector was not "
+                                  "contacted and keeps serving\n");
     return 1;
   }
   signal(SIGPIPE, SIG_IGN);
@@ -102,7 +148,9 @@ int main(int argc, char** argv) {
   tsd::director::EventBasePtr base(event_base_new_with_config(ecfg.get()));
   tsd::director::Daemon daemon(base.get(), config_path);
   tsd::conf::ConfigPtr snapshot = cfg->cfg;
-  if (tsd::Status s = daemon.start(std::move(cfg).value()); !s.ok()) {
+  if (takeover) {
+    if (int rc = takeOver(daemon, std::move(cfg).value()); rc != 0) return rc;
+  } else if (tsd::Status s = daemon.start(std::move(cfg).value()); !s.ok()) {
     LOG_ERROR("cannot start: %s", s.error().c_str());
     return 1;
   }
