@@ -1,6 +1,9 @@
 // tsdirector: parse the command line, load the config, run the director on one event loop.
+#include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
@@ -11,6 +14,7 @@
 #include "conf/log.h"
 #include "director/app/daemon.h"
 #include "director/app/handover.h"
+#include "director/app/sd_notify.h"
 #include "director/app/privileges.h"
 #include "director/base/event_util.h"
 #include "director/control/prepared_config.h"
@@ -33,7 +37,30 @@ void usage(FILE* out) {
           "      --takeover        take over the listeners and live connections of the\n"
           "                        tsdirector running on the config's [admin] socket; the\n"
           "                        config is checked first, a failure leaves it serving\n"
+          "      --detach          with --takeover: return once the hand-over is done (exit 0)\n"
+          "                        or failed (exit 1) and keep running in the background\n"
+          "                        (systemd's ExecReload)\n"
           "Signals: HUP reloads the config (an invalid file changes nothing), TERM/INT stop.\n");
+}
+
+// --detach: the parent waits for one status byte from the child (which goes on as the daemon)
+// and exits with it; a child that dies before sending it makes the parent exit 1.
+int detachProcess() {
+  int p[2];
+  if (::pipe2(p, O_CLOEXEC) < 0) return -1;
+  pid_t pid = ::fork();
+  if (pid < 0) return -1;
+  if (pid > 0) {
+    ::close(p[1]);
+    char c = '1';
+    ssize_t n;
+    do {
+      n = ::read(p[0], &c, 1);
+    } while (n < 0 && errno == EINTR);
+    _exit(n == 1 && c == '0' ? 0 : 1);
+  }
+  ::close(p[0]);
+  return p[1];
 }
 
 // tsdirector --takeover: receive everything, start with it, acknowledge. Any failure before
@@ -74,12 +101,14 @@ int main(int argc, char** argv) {
   std::string config_path = "/etc/tsdirector/tsdirector.ini";
   std::string check_path;
   bool takeover = false;
-  enum { kLogLevel = 256, kCheck, kVersion, kTakeover };
+  bool detach = false;
+  enum { kLogLevel = 256, kCheck, kVersion, kTakeover, kDetach };
   static option opts[] = {{"config", required_argument, nullptr, 'c'},
                           {"log-level", required_argument, nullptr, kLogLevel},
                           {"check-config", required_argument, nullptr, kCheck},
                           {"version", no_argument, nullptr, kVersion},
                           {"takeover", no_argument, nullptr, kTakeover},
+                          {"detach", no_argument, nullptr, kDetach},
                           {"help", no_argument, nullptr, 'h'},
                           {nullptr, 0, nullptr, 0}};
   int c;
@@ -102,6 +131,9 @@ int main(int argc, char** argv) {
       }
       case kTakeover:
         takeover = true;
+        break;
+      case kDetach:
+        detach = true;
         break;
       case kVersion:
         printf("tsdirector %s\n", TSD_VERSION);
@@ -138,6 +170,11 @@ int main(int argc, char** argv) {
                                   "contacted and keeps serving\n");
     return 1;
   }
+  if (detach && !takeover) {
+    fprintf(stderr, "tsdirector: --detach goes with --takeover\n");
+    return 2;
+  }
+  int detached_status = detach ? detachProcess() : -1;
   signal(SIGPIPE, SIG_IGN);
   tsd::director::raiseFdLimit();
   // The changelist turns the del+add pairs of an interest change into one epoll_ctl(MOD),
@@ -150,6 +187,10 @@ int main(int argc, char** argv) {
   tsd::conf::ConfigPtr snapshot = cfg->cfg;
   if (takeover) {
     if (int rc = takeOver(daemon, std::move(cfg).value()); rc != 0) return rc;
+    if (detached_status >= 0) {
+      (void)!::write(detached_status, "0", 1);  // the waiting parent exits 0
+      ::close(detached_status);
+    }
   } else if (tsd::Status s = daemon.start(std::move(cfg).value()); !s.ok()) {
     LOG_ERROR("cannot start: %s", s.error().c_str());
     return 1;
@@ -160,6 +201,7 @@ int main(int argc, char** argv) {
     LOG_ERROR("%s", s.error().c_str());
     return 1;
   }
+  tsd::director::sdNotify("READY=1\nMAINPID=" + std::to_string(getpid()));
   event_base_dispatch(base.get());
   LOG_INFO("tsdirector stopped");
   return 0;

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "conf/log.h"
+#include "director/app/sd_notify.h"
 
 namespace tsd::director {
 namespace {
@@ -51,6 +52,7 @@ void HandOverSender::start(UniqueFd admin) {
   LOG_INFO("hand-over: %s (pid %u) takes over; stopping accepts, quiescing %zu connections",
            hello->software.c_str(), hello->pid, d_.liveConnections());
   started_ = Clock::now();
+  new_pid_ = hello->pid;
   d_.beginHandOver();
   poll_ev_.reset(event_new(base_, -1, EV_PERSIST, &HandOverSender::onPoll, this));
   timeval tv{0, 5000};
@@ -88,6 +90,11 @@ void HandOverSender::transfer() {
   if (!ack->ok) return giveUp("the new process could not take over: " + ack->message, true);
   d_.releaseHandedOver();
   release_();
+  // Under systemd the new process becomes the service's main process before this one exits
+  // (NotifyAccess=all); the barrier makes sure systemd read it before our exit.
+  if (sdNotify("MAINPID=" + std::to_string(new_pid_), true)) {
+    LOG_INFO("hand-over: told systemd the main process is now pid %u", new_pid_);
+  }
   (void)channel_->send(protocol::Done{});
   unsigned long long pending = 0;
   for (const auto& p : ex.pairs) pending += p.state.dirs[0].pending.size() + p.state.dirs[1].pending.size();

@@ -47,6 +47,7 @@ class HandOverSender {
   std::optional<TakeoverChannel> channel_;
   EventPtr poll_ev_;
   std::chrono::steady_clock::time_point started_{};
+  uint32_t new_pid_ = 0;
 };
 
 class HandOverReceiver {

@@ -400,3 +400,63 @@ def test_interactive_ssh_session_survives_the_handover(director, lab):
             ssh.kill()
             ssh.wait()
     assert metric(director, "tsdirector_connection_resets_total") == 0
+
+
+def test_systemd_reload_path_detaches_and_names_the_new_main_pid(userspace_director):
+    """What the unit's ExecReload does: `--takeover --detach` returns 0 once done while the new
+    process goes on; READY=1 and, from the old process before it exits, MAINPID=<new> reach
+    $NOTIFY_SOCKET (the barrier answered as systemd does, by closing the passed fd)."""
+    d = userspace_director
+    notify_path = str(d.tmp / "notify.sock")
+    notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    notify.bind(notify_path)
+    notify.settimeout(30)
+    port = free_port()
+    nodes = [SelectorEcho()]
+    new_pid = None
+    os.environ["NOTIFY_SOCKET"] = notify_path
+    try:
+        config(d, port, nodes, live=100)
+        d.start(wait_for=d.metrics_port)
+        conns = open_conns(port, 20)
+        echo_all(conns, b"one\n")
+        msgs = []
+
+        def serve_notify():  # what systemd does with the datagrams
+            while True:
+                try:
+                    msg, fds, _, _ = socket.recv_fds(notify, 4096, 4)
+                except OSError:
+                    return
+                msgs.append(msg.decode())
+                for fd in fds:
+                    os.close(fd)  # BARRIER=1: closing the fd releases the sender
+        threading.Thread(target=serve_notify, daemon=True).start()
+        wait_until(lambda: any("READY=1" in m for m in msgs), what="READY=1", timeout=30)
+        old_pid = d.proc.pid
+        with open(d.tmp / "detached.log", "ab") as log:
+            rc = subprocess.run([str(BIN / "tsdirector"), "-c", str(d.cfg_path), "--takeover",
+                                 "--detach"], stdout=log, stderr=log, timeout=60).returncode
+        assert rc == 0, (d.tmp / "detached.log").read_text()
+        assert d.proc.wait(30) == 0
+        mains = [m for m in msgs if m.startswith("MAINPID=")]
+        assert mains, msgs
+        new_pid = int(mains[-1].split("=")[1])
+        assert new_pid != old_pid
+        assert "told systemd the main process is now pid %d" % new_pid in d.log()
+        assert new_pid != d.proc.pid
+        assert d.proc.wait(30) == 0
+        d.proc = None  # not our child: stopped by pid below
+        echo_all(conns, b"two\n")
+        for s in conns:
+            s.close()
+    finally:
+        del os.environ["NOTIFY_SOCKET"]
+        notify.close()
+        for n in nodes:
+            n.close()
+        if new_pid:
+            os.kill(new_pid, 15)
+            wait_until(lambda: not os.path.exists(f"/proc/{new_pid}") or
+                       open(f"/proc/{new_pid}/stat").read().split()[2] == "Z",
+                       what="the detached process to stop", timeout=30)
