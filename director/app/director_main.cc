@@ -14,8 +14,8 @@
 #include "conf/log.h"
 #include "director/app/daemon.h"
 #include "director/app/handover.h"
-#include "director/app/sd_notify.h"
 #include "director/app/privileges.h"
+#include "director/app/sd_notify.h"
 #include "director/base/event_util.h"
 #include "director/control/prepared_config.h"
 
@@ -87,9 +87,9 @@ int takeOver(tsd::director::Daemon& daemon, tsd::director::PreparedConfig cfg) {
     LOG_ERROR("no hand-over (the running tsdirector resumes): %s", s.error().c_str());
     return 1;
   }
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                std::chrono::steady_clock::now() - t0)
-                .count();
+  auto ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0)
+          .count();
   LOG_INFO("hand-over from pid %u complete: %zu connections continue (%lld ms)", rx->oldPid(),
            pairs, static_cast<long long>(ms));
   return 0;
@@ -166,8 +166,10 @@ int main(int argc, char** argv) {
   auto cfg = tsd::director::prepareFile(config_path);
   if (!cfg.ok()) {
     fprintf(stderr, "tsdirector: %s\n", cfg.error().c_str());
-    if (takeover) fprintf(stderr, "tsdirector: no hand-over; the running tsdirector was not "
-                                  "contacted and keeps serving\n");
+    if (takeover)
+      fprintf(stderr,
+              "tsdirector: no hand-over; the running tsdirector was not "
+              "contacted and keeps serving\n");
     return 1;
   }
   if (detach && !takeover) {

@@ -97,10 +97,12 @@ void HandOverSender::transfer() {
   }
   (void)channel_->send(protocol::Done{});
   unsigned long long pending = 0;
-  for (const auto& p : ex.pairs) pending += p.state.dirs[0].pending.size() + p.state.dirs[1].pending.size();
-  LOG_INFO("hand-over done: %zu connections, %zu listeners, %llu pending bytes; quiesce %lld ms, "
-           "transfer %lld ms, adopted after %lld ms; exiting",
-           ex.pairs.size(), ex.listeners.size(), pending, quiesce_ms, sent_ms, msSince(t0));
+  for (const auto& p : ex.pairs)
+    pending += p.state.dirs[0].pending.size() + p.state.dirs[1].pending.size();
+  LOG_INFO(
+      "hand-over done: %zu connections, %zu listeners, %llu pending bytes; quiesce %lld ms, "
+      "transfer %lld ms, adopted after %lld ms; exiting",
+      ex.pairs.size(), ex.listeners.size(), pending, quiesce_ms, sent_ms, msSince(t0));
   channel_.reset();
   finished_();
 }

@@ -18,8 +18,7 @@
 namespace tsd::director {
 namespace {
 
-bool sendState(int sock, const sockaddr_un& sun, socklen_t len, const std::string& state,
-               int fd) {
+bool sendState(int sock, const sockaddr_un& sun, socklen_t len, const std::string& state, int fd) {
   iovec iov{const_cast<char*>(state.data()), state.size()};
   msghdr mh{};
   mh.msg_name = const_cast<sockaddr_un*>(&sun);

@@ -68,7 +68,8 @@ Status sendWithFds(int fd, const void* data, size_t len, std::span<const int> fd
     r = ::sendmsg(fd, &mh, MSG_NOSIGNAL);
   } while (r < 0 && errno == EINTR);
   if (r < 0) {
-    if (errno == EAGAIN || errno == EWOULDBLOCK) return makeError("hand-over: peer stopped reading");
+    if (errno == EAGAIN || errno == EWOULDBLOCK)
+      return makeError("hand-over: peer stopped reading");
     return makeError(sysError("hand-over: sendmsg"));
   }
   if (static_cast<size_t>(r) != len) return makeError("hand-over: short send");
@@ -76,7 +77,8 @@ Status sendWithFds(int fd, const void* data, size_t len, std::span<const int> fd
 }
 
 void setTimeouts(int fd, std::chrono::milliseconds t) {
-  timeval tv{static_cast<time_t>(t.count() / 1000), static_cast<suseconds_t>(t.count() % 1000 * 1000)};
+  timeval tv{static_cast<time_t>(t.count() / 1000),
+             static_cast<suseconds_t>(t.count() % 1000 * 1000)};
   setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
   setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
 }
@@ -110,7 +112,8 @@ Result<TakeoverChannel> TakeoverChannel::receiveChannel(int admin_fd,
   char buf[4096];
   std::vector<UniqueFd> fds;
   size_t n = 0;
-  if (Status s = recvWithFds(admin_fd, buf, sizeof buf, &fds, &n); !s.ok()) return makeError(s.error());
+  if (Status s = recvWithFds(admin_fd, buf, sizeof buf, &fds, &n); !s.ok())
+    return makeError(s.error());
   if (n == 0) return makeError("the running tsdirector closed the admin connection");
   if (buf[0] == '{') {  // a refusal in the admin protocol's reply format
     std::string line(buf, n);

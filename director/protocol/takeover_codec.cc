@@ -73,7 +73,8 @@ class Reader {
   bool fixed(uint64_t* v, int n) {
     if (!ok_ || in_.size() - pos_ < static_cast<size_t>(n)) return fail();
     uint64_t x = 0;
-    for (int i = 0; i < n; ++i) x |= static_cast<uint64_t>(static_cast<uint8_t>(in_[pos_ + i])) << (8 * i);
+    for (int i = 0; i < n; ++i)
+      x |= static_cast<uint64_t>(static_cast<uint8_t>(in_[pos_ + i])) << (8 * i);
     pos_ += n;
     *v = x;
     return true;
@@ -130,7 +131,9 @@ void put(Writer& w, const Ack& m) {
 }
 void put(Writer&, const Done&) {}
 
-bool get(Reader& r, Hello* m) { return r.u16(&m->version) && r.u32(&m->pid) && r.str(&m->software); }
+bool get(Reader& r, Hello* m) {
+  return r.u16(&m->version) && r.u32(&m->pid) && r.str(&m->software);
+}
 bool get(Reader& r, Listeners* m) {
   uint32_t n;
   if (!r.u32(&n) || n > kMaxItems) return false;
