@@ -64,9 +64,18 @@ Status sendWithFds(int fd, const void* data, size_t len, std::span<const int> fd
     std::memcpy(CMSG_DATA(c), fds.data(), sizeof(int) * fds.size());
   }
   ssize_t r;
-  do {
+  // ETOOMANYREFS: a sender without CAP_SYS_RESOURCE may have at most RLIMIT_NOFILE fds in
+  // flight; wait for the receiver to take some (bounded: 10 s).
+  int busy_waits = 0;
+  for (;;) {
     r = ::sendmsg(fd, &mh, MSG_NOSIGNAL);
-  } while (r < 0 && errno == EINTR);
+    if (r >= 0 || errno == EINTR) {
+      if (r >= 0) break;
+      continue;
+    }
+    if (errno != ETOOMANYREFS || ++busy_waits > 10000) break;
+    ::poll(nullptr, 0, 1);
+  }
   if (r < 0) {
     if (errno == EAGAIN || errno == EWOULDBLOCK)
       return makeError("hand-over: peer stopped reading");

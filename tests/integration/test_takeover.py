@@ -15,7 +15,7 @@ import time
 import pytest
 
 from conftest import BIN
-from opslib import metric, wait_until
+from opslib import ctl, ctl_json, metric, wait_until
 from sshlib import SshLab
 from test_reload_scale import SelectorEcho, echo_all
 from tsdlib import free_port, pattern
@@ -149,6 +149,7 @@ def test_two_handovers_in_a_row_under_streaming_connections(director, data_path)
             wait_until(lambda: metric(d, "tsdirector_fast_path_transitions_total",
                                       event="promoted") >= LIVE,
                        what="every pair promoted to the kernel", timeout=60)
+        assert ctl(d, "weight", "n1", 3).returncode == 0  # a runtime override comes along
         figures = []
         for _ in range(2):  # the second right after the first
             before = streamer.snapshot()
@@ -160,6 +161,13 @@ def test_two_handovers_in_a_row_under_streaming_connections(director, data_path)
                        what="every connection streaming after the hand-over", timeout=120)
             assert not streamer.errors, streamer.errors[:5]
             assert metric(d, "tsdirector_connections_active", service="ssh") == LIVE
+            # Node counts, the runtime weight and the sticky table's live counts continue.
+            ns = ctl_json(d, "nodes")[1]["result"]
+            assert sum(n["active"] for n in ns) == LIVE
+            n1 = [n for n in ns if n["name"] == "n1"][0]
+            assert (n1["weight"], n1["weight_runtime"]) == (3, True)
+            sticky = ctl_json(d, "sticky")[1]["result"]
+            assert sum(e["connections"] for e in sticky) == LIVE
         streamer.stop()
         echo_all(conns, b"after both hand-overs\n")
         assert metric(d, "tsdirector_connection_resets_total") == 0
@@ -352,10 +360,22 @@ def test_new_process_of_another_version_or_dying_mid_transfer(userspace_director
         extra = open_conns(port, 5)
         echo_all(extra, b"new\n")
         assert metric(d, "tsdirector_connection_resets_total") == 0
-        # And a real hand-over still works afterwards.
+        # And a real hand-over still works afterwards, to a file with one more listener...
+        port2 = free_port()
+        config(d, port, nodes, live=300, extra_services={
+            "other": {"listen": f"127.0.0.1:{port2}", "check": "tcp"}})
         take_over(d)
         echo_all(conns + extra, b"four\n")
-        for s in conns + extra:
+        other = open_conns(port2, 3)
+        echo_all(other, b"other\n")
+        # ...then back to one: the dropped listener closes, its live connections go on.
+        config(d, port, nodes, live=300)
+        take_over(d)
+        echo_all(conns + extra + other, b"five\n")
+        with pytest.raises(ConnectionRefusedError):
+            socket.create_connection(("127.0.0.1", port2), timeout=5)
+        assert metric(d, "tsdirector_connection_resets_total") == 0
+        for s in conns + extra + other:
             s.close()
     finally:
         for n in nodes:
