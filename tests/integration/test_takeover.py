@@ -480,3 +480,40 @@ def test_systemd_reload_path_detaches_and_names_the_new_main_pid(userspace_direc
             wait_until(lambda: not os.path.exists(f"/proc/{new_pid}") or
                        open(f"/proc/{new_pid}/stat").read().split()[2] == "Z",
                        what="the detached process to stop", timeout=30)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="dropping privileges needs root")
+def test_handover_from_a_process_that_dropped_privileges(tmp_path, data_path):
+    """The packaged setup: `[director] user` makes the running daemon an unprivileged user;
+    the new process (root, as systemd's ExecReload) takes over and drops in turn."""
+    import shutil
+    import tempfile
+    from conftest import Director
+    d = Director(tmp_path, data_path)
+    state_dir = tempfile.mkdtemp(prefix="tsd-takeover-")
+    os.chmod(state_dir, 0o755)
+    port = free_port()
+    nodes = [SelectorEcho()]
+    try:
+        d.write_config({"ssh": {"listen": f"127.0.0.1:{port}", "check": "tcp"}},
+                       {"n0": {"address": nodes[0].addr}},
+                       director={"user": "nobody", "state_dir": state_dir + "/state"})
+        d.start(wait_for=d.metrics_port)
+        conns = open_conns(port, 200)
+        echo_all(conns, b"one\n")
+        time.sleep(0.5)  # promoted on the eBPF path
+        take_over(d)
+        echo_all(conns, b"two\n")
+        uid = [line.split()[1] for line in open(f"/proc/{d.proc.pid}/status")
+               if line.startswith("Uid:")][0]
+        assert uid != "0"  # the new process dropped privileges too
+        take_over(d)  # and a second one from it
+        echo_all(conns, b"three\n")
+        assert metric(d, "tsdirector_connection_resets_total") == 0
+        for s in conns:
+            s.close()
+    finally:
+        assert d.stop() == 0, d.log()[-3000:]
+        for n in nodes:
+            n.close()
+        shutil.rmtree(state_dir)
