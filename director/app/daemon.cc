@@ -6,6 +6,7 @@
 #include <signal.h>
 
 #include "conf/log.h"
+#include "director/app/handover.h"
 #include "director/ops/admin_commands.h"
 #include "director/ops/admin_server.h"
 #include "director/ops/http_server.h"
@@ -20,6 +21,16 @@ Daemon::Daemon(event_base* base, std::string config_path)
   director_ = std::make_unique<Director>(base_, config_path_);
   metrics_ = std::make_unique<MetricsCollector>(*director_);
   admin_commands_ = std::make_unique<AdminCommands>(*director_, [this] { return reload(); });
+  handover_ = std::make_unique<HandOverSender>(
+      base_, *director_,
+      [this] {
+        admin_.reset();  // unlinks the socket: the new process creates its own
+        http_.reset();
+      },
+      [this] {
+        stopping_ = true;
+        event_base_loopbreak(base_);
+      });
 }
 
 Daemon::~Daemon() {
@@ -28,11 +39,21 @@ Daemon::~Daemon() {
   http_.reset();
 }
 
-Status Daemon::start(PreparedConfig prepared) {
+Status Daemon::start(PreparedConfig prepared, Adopted* adopted,
+                     std::function<Status(const Status&)> handed_over) {
   conf::ConfigPtr cfg = prepared.cfg;
-  if (Status s = director_->start(std::move(prepared)); !s.ok()) return s;
-  if (Status s = startMetrics(*cfg); !s.ok()) return s;
-  if (Status s = startAdmin(*cfg); !s.ok()) return s;
+  Status started = director_->start(std::move(prepared), adopted);
+  if (handed_over) {
+    if (Status s = handed_over(started); !s.ok()) return s;
+  }
+  if (!started.ok()) return started;
+  Status servers = startMetrics(*cfg);
+  if (servers.ok()) servers = startAdmin(*cfg);
+  if (!servers.ok()) {
+    // After a hand-over the connections are ours alone: exiting would drop them all.
+    if (!handed_over) return servers;
+    LOG_ERROR("after the hand-over: %s (continuing without it)", servers.error().c_str());
+  }
   sighup_.reset(evsignal_new(
       base_, SIGHUP,
       [](evutil_socket_t, short, void* a) { (void)static_cast<Daemon*>(a)->reload(); }, this));
@@ -80,6 +101,10 @@ Status Daemon::startAdmin(const conf::Config& cfg) {
   });
   if (!admin.ok()) return makeError(admin.error());
   admin_ = std::move(admin).value();
+  admin_->setTakeoverHandler([this](UniqueFd fd) {
+    if (stopping_) return;  // fd closes: the new process reads why from its own side
+    handover_->start(std::move(fd));
+  });
   return {};
 }
 
@@ -109,6 +134,10 @@ Status Daemon::reload() {
 }
 
 void Daemon::stop() {
+  if (handover_->busy()) {
+    LOG_WARN("stop signal during a hand-over: ignored (the hand-over ends this process)");
+    return;
+  }
   if (stopping_) {
     LOG_INFO("second stop signal: resetting the remaining connections now");
     director_->shutdown();

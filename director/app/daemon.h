@@ -4,6 +4,7 @@
 
 #include <event2/event.h>
 
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -14,6 +15,7 @@
 
 namespace tsd::director {
 class AdminCommands;
+class HandOverSender;
 class AdminServer;
 class HttpServer;
 class MetricsCollector;
@@ -25,7 +27,11 @@ class Daemon {
  public:
   Daemon(event_base* base, std::string config_path);
   ~Daemon();
-  Status start(PreparedConfig cfg);
+  // With `adopted` (tsdirector --takeover), `handed_over` runs once the director continues
+  // the adopted connections, with how that went: it acknowledges to the old process and waits
+  // until that one released the admin socket and metrics port, which are opened after it.
+  Status start(PreparedConfig cfg, Adopted* adopted = nullptr,
+               std::function<Status(const Status&)> handed_over = {});
   Status reload();  // SIGHUP and `tsdirectorctl reload`
   void stop();      // SIGTERM/SIGINT
   Director& director() { return *director_; }
@@ -43,6 +49,7 @@ class Daemon {
   std::unique_ptr<HttpServer> http_;
   std::unique_ptr<AdminCommands> admin_commands_;
   std::unique_ptr<AdminServer> admin_;
+  std::unique_ptr<HandOverSender> handover_;
   bool stopping_ = false;
 };
 

@@ -23,6 +23,7 @@ std::string join(const std::vector<std::string>& parts) {
 
 Director::Director(event_base* base, std::string config_path)
     : base_(base), config_path_(std::move(config_path)), sticky_(base) {
+  nodes_.onActiveChanged([this](NodeId id, uint32_t n) { services_.activeChanged(id, n); });
   reaper_.reset(event_new(
       base_, -1, 0,
       [](evutil_socket_t, short, void* a) { static_cast<Director*>(a)->dead_.clear(); }, this));
@@ -34,10 +35,11 @@ Director::~Director() {
   conns_.clear();
 }
 
-Status Director::start(PreparedConfig next) {
+Status Director::start(PreparedConfig next, Adopted* adopted) {
   auto dp = DataPath::create(base_, next.cfg->director.fast_path);
   if (!dp.ok()) return makeError(dp.error());
   data_path_ = std::move(dp).value();
+  if (adopted) adoptListeners(*adopted);
   ListenerMap listeners;
   if (Status s = openListeners(*next.cfg, &listeners); !s.ok()) return s;
   const auto& sc = next.cfg->sticky;
@@ -47,6 +49,10 @@ Status Director::start(PreparedConfig next) {
   sticky_.start(cfg_->director.state_dir);
   sticky_.load(nodes_);
   sticky_.loadAdmin(nodes_);
+  if (adopted) {
+    for (AdoptedPair& p : adopted->pairs) adoptConnection(p);
+    LOG_INFO("hand-over: continuing %zu connections", adopted->pairs.size());
+  }
   LOG_INFO("tsdirector started: %s, %s, data path %s",
            counted(cfg_->services.size(), "service").c_str(),
            counted(cfg_->nodes.size(), "node").c_str(),

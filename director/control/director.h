@@ -20,6 +20,7 @@
 #include "director/control/service_table.h"
 #include "director/control/stats.h"
 #include "director/control/sticky_store.h"
+#include "director/control/takeover.h"
 #include "director/control/user_learning.h"
 #include "director/dataplane/connection.h"
 #include "director/dataplane/data_path.h"
@@ -36,8 +37,10 @@ class Director final : private ConnectionHost, private PlacementInputs, private 
   Director(event_base* base, std::string config_path);
   ~Director() override;
 
-  // Builds everything from the first config; an error leaves nothing running.
-  Status start(PreparedConfig cfg);
+  // Builds everything from the first config; an error leaves nothing running. With `adopted`
+  // (a live hand-over), its listeners are used instead of binding the same addresses, and its
+  // pairs continue once everything else is up.
+  Status start(PreparedConfig cfg, Adopted* adopted = nullptr);
   // Re-reads the config file; an invalid file changes nothing (logged and counted).
   Status reload();
   // Stop accepting, reset live connections, save sticky state.
@@ -46,6 +49,19 @@ class Director final : private ConnectionHost, private PlacementInputs, private 
   // up to `grace`, then reset the rest and shut down; `done` runs once everything is closed.
   void drainThenShutdown(conf::Duration grace, std::function<void()> done);
   size_t liveConnections() const { return conns_.size(); }
+
+  // Live hand-over, the running side (director_takeover.cc). begin: stop accepting (the
+  // kernel keeps queueing on the listeners), move kernel pairs to user space, no promotion.
+  void beginHandOver();
+  // Every connection is forwarded in user space with nothing waiting for the kernel.
+  bool handOverReady();
+  // Stops every pair (no read after this) and saves the sticky and admin state files.
+  HandOverExport captureHandOver();
+  // The new process failed or refused: serve everything again.
+  void resumeAfterHandOver();
+  // The new process has it all: from now on nothing is read, written, reset or saved; the fds
+  // close (without a reset) when the process exits.
+  void releaseHandedOver();
 
   // Read by ops (metrics, node views, admin) between events; null config before start().
   conf::ConfigPtr config() const { return cfg_; }
@@ -101,6 +117,9 @@ class Director final : private ConnectionHost, private PlacementInputs, private 
   void releaseNode(const Connection& c);
   void rebuildIfDue();
   void finishDrain();
+  void adoptListeners(Adopted& a);
+  void adoptConnection(AdoptedPair& p);
+  protocol::PairRecord record(const Connection& c) const;
   // The user table (director_users.cc): learning from connections and reports, bounces.
   void userConnectionUp(Connection& c);
   void userConnectionDown(const Connection& c);
@@ -133,6 +152,7 @@ class Director final : private ConnectionHost, private PlacementInputs, private 
   std::unique_ptr<HealthMonitor> health_;
   std::unique_ptr<DataPath> data_path_;
   bool stopping_ = false;
+  bool handing_over_ = false;
   std::function<void()> drained_;  // set while a graceful stop waits for connections
   EventPtr grace_timer_;
 };

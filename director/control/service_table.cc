@@ -61,7 +61,13 @@ void ServiceTable::rebuild(const conf::Config& cfg, const NodeTable& nodes,
     }
     s.snapshot = snap;
     s.algorithm = alg;
-    s.scheduler = sched::makeScheduler(alg, snap, ++seed_);
+    s.scheduler = sched::makeTrackingScheduler(alg, snap, ++seed_, nodes.activeCounts());
+  }
+}
+
+void ServiceTable::activeChanged(NodeId node, uint32_t active) {
+  for (auto& s : services_) {
+    if (s.scheduler) s.scheduler->setActive(node, active);
   }
 }
 

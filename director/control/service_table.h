@@ -40,6 +40,8 @@ class ServiceTable {
   // Rebuilds snapshots from the node table. A scheduler (and its rotation) is kept unless the
   // change matters to its algorithm (sched::needsRebuild).
   void rebuild(const conf::Config& cfg, const NodeTable& nodes, SteadyClock::time_point now);
+  // A node's live count changed: every scheduler tracks counts (NodeTable::onActiveChanged).
+  void activeChanged(NodeId node, uint32_t active);
   std::optional<NodeId> pick(ServiceId id, uint64_t key_hash, std::span<const NodeId> tried,
                              const std::vector<uint32_t>& active);
 

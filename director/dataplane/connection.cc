@@ -13,7 +13,11 @@ namespace tsd::director {
 
 Connection::Connection(ConnectionHost& host, const ConnectionParams& params, UniqueFd client,
                        const SockAddr& peer)
-    : host_(host), params_(params), client_(std::move(client)), peer_(peer) {}
+    : host_(host), params_(params), client_(std::move(client)), peer_(peer) {
+  started_unix_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                        std::chrono::system_clock::now().time_since_epoch())
+                        .count();
+}
 
 Connection::~Connection() = default;
 
@@ -135,6 +139,15 @@ void Connection::attemptDone(bool ok, const std::string& why) {
   attempts_.back().outcome = Attempt::Outcome::kConnected;
   forwarder_ = host_.forward(*this, makeDone());
   if (!forwarder_) return refuse(Refusal::kConnectFailed);
+}
+
+void Connection::adoptForwarding(UniqueFd node_fd, sticky::Identity id, std::string sni,
+                                 Attempt last, const MakeForwarder& make) {
+  upstream_ = std::move(node_fd);
+  identity_ = std::move(id);
+  sni_ = std::move(sni);
+  attempts_.assign(1, last);
+  forwarder_ = make(makeDone());
 }
 
 Forwarder::Done Connection::makeDone() {

@@ -7,6 +7,7 @@
 #include <event2/event.h>
 
 #include <chrono>
+#include <functional>
 #include <list>
 #include <memory>
 #include <optional>
@@ -92,6 +93,12 @@ class Connection {
 
   void start();
   void abort();  // shutdown: reset both sides now
+  // Live hand-over, in the process taking over: the pair is already connected and forwarded
+  // elsewhere; `make` builds its forwarder (pair_state.h adoptPair) with this one's callback.
+  using MakeForwarder = std::function<std::unique_ptr<Forwarder>(Forwarder::Done)>;
+  void adoptForwarding(UniqueFd node_fd, sticky::Identity id, std::string sni, Attempt last,
+                       const MakeForwarder& make);
+  Forwarder* forwarder() { return forwarder_.get(); }
 
   const ConnectionParams& params() const { return params_; }
   ServiceId service() const { return params_.service; }
@@ -112,6 +119,8 @@ class Connection {
   // The director's list position (O(1) removal without a side index).
   std::list<std::unique_ptr<Connection>>::iterator position;
   bool listed = false;
+  // Wall-clock start (unix ms), carried across a hand-over.
+  int64_t started_unix_ms = 0;
 
  private:
   static void onSniReadable(evutil_socket_t, short what, void* arg);

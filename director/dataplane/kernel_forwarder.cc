@@ -364,6 +364,13 @@ void KernelForwarder::handBack(int src) {
   tryTakeOver(src);
 }
 
+void KernelForwarder::handBackAll() {
+  if (done_called_) return;
+  for (int src = 0; src < 2; ++src) {
+    if (dirs_[src].spliced()) handBack(src);
+  }
+}
+
 void KernelForwarder::tryTakeOver(int src) {
   DirectionSample ds;
   if (!sample(src, &ds)) return;

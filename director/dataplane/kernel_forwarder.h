@@ -70,6 +70,10 @@ class KernelForwarder : public Forwarder {
   // Directions handed to user space so far (0, 1 or 2), and the mode of one (0 up, 1 down).
   int handBacks() const { return hand_backs_; }
   DirectionHandover::Mode mode(int dir) const { return dirs_[dir].mode(); }
+  // Live hand-over (pair_state.cc): hand every spliced direction to user space now; the part
+  // that carries them (null while both are still in the kernel or finished there).
+  void handBackAll();
+  UserspaceForwarder* userPart() { return user_.get(); }
 
   // From FastPathMonitor.
   void onSocketEvent(int side, uint32_t events);

@@ -25,6 +25,7 @@ class Listener {
   Listener& operator=(const Listener&) = delete;
 
   const SockAddr& address() const { return addr_; }
+  int fd() const { return fd_.get(); }  // for a live hand-over
   void setCallback(OnAccept cb) { cb_ = std::move(cb); }
   void pause();
   void resume();

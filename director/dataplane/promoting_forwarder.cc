@@ -51,6 +51,10 @@ void PromotingForwarder::abort() {
   user_->abort();
 }
 
+void PromotingForwarder::holdPromotion() {
+  if (check_ev_) event_del(check_ev_.get());
+}
+
 void PromotingForwarder::onCheck(evutil_socket_t, short, void* arg) {
   static_cast<PromotingForwarder*>(arg)->check();
 }

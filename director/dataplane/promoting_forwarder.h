@@ -29,6 +29,10 @@ class PromotingForwarder final : public Forwarder {
   ForwardStats stats() const override;
   void abort() override;
   bool promoted() const { return kernel_ != nullptr; }
+  // Live hand-over (pair_state.cc): no promotion from now on; the part carrying the pair.
+  void holdPromotion();
+  KernelForwarder* kernelPart() { return kernel_.get(); }
+  UserspaceForwarder* userPart() { return kernel_ ? nullptr : user_.get(); }
 
  private:
   static void onCheck(evutil_socket_t, short, void* arg);

@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "conf/log.h"
@@ -108,6 +109,40 @@ void UserspaceForwarder::resume() {
   }
   updateInterest();
 }
+
+// --- live hand-over (begin) ---
+bool UserspaceForwarder::exportable() const {
+  for (const Direction& d : dirs_) {
+    if (d.gate == Gate::kHold || (d.gate == Gate::kKernel && !d.shut)) return false;
+  }
+  return true;
+}
+
+void UserspaceForwarder::exportDirection(int dir, DirectionState* out) const {
+  const Direction& d = dirs_[dir];
+  out->written = d.bytes;
+  out->read = d.read;
+  out->eof = d.eof;  // an EOF not yet confirmed (eof_wait) is read again by the new process
+  out->shut = d.shut;
+  out->pending.assign(d.pending ? d.pending.get() + d.pending_off : "", d.pending_len);
+}
+
+void UserspaceForwarder::adoptDirection(int dir, const DirectionState& in) {
+  Direction& d = dirs_[dir];
+  d.bytes = in.written;
+  d.read = in.read;
+  d.eof = in.eof || in.shut;
+  d.shut = in.shut;
+  if (!in.pending.empty()) {
+    d.pending.reset(new char[std::max<size_t>(in.pending.size(), opts_.buffer_size)]);
+    std::memcpy(d.pending.get(), in.pending.data(), in.pending.size());
+    d.pending_off = 0;
+    d.pending_len = static_cast<uint32_t>(in.pending.size());
+  }
+  updateInterest();
+  scheduleCheck();  // flushes, passes a pending FIN, or reports a finished pair from the loop
+}
+// --- live hand-over (end) ---
 
 UserspaceForwarder::~UserspaceForwarder() = default;
 

@@ -13,6 +13,7 @@
 
 #include "director/base/event_util.h"
 #include "director/dataplane/forwarder.h"
+#include "director/dataplane/pair_state.h"
 
 namespace tsd::director {
 
@@ -60,6 +61,13 @@ class UserspaceForwarder final : public Forwarder {
   void stop();
   // Undoes stop() (a promotion that failed): the copy loop goes on where it stopped.
   void resume();
+
+  // --- live hand-over (pair_state.cc) ---
+  // Both directions open (no kernel part left, nothing waiting for it).
+  bool exportable() const;
+  void exportDirection(int dir, DirectionState* out) const;
+  // Right after construction: continues a direction another process carried.
+  void adoptDirection(int dir, const DirectionState& in);
 
  private:
   // One direction: bytes read from `from` are written to `to`.

@@ -96,11 +96,13 @@ const NodeRuntime* NodeTable::find(std::string_view name) const {
 void NodeTable::connectionStarted(NodeRuntime& n) {
   ++n.active;
   active_[n.id] = n.active;
+  if (active_listener_) active_listener_(n.id, n.active);
 }
 
 void NodeTable::connectionEnded(NodeRuntime& n) {
   if (n.active > 0) --n.active;
   active_[n.id] = n.active;
+  if (active_listener_) active_listener_(n.id, n.active);
   // A removed node's last connection: its checks and figures are of no more use.
   if (n.removed && n.active == 0) {
     n.checks.clear();

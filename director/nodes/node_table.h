@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -100,6 +101,10 @@ class NodeTable {
   const std::vector<uint32_t>& activeCounts() const { return active_; }
   void connectionStarted(NodeRuntime& n);
   void connectionEnded(NodeRuntime& n);
+  // Told every change of a live count (after activeCounts() has it): tracking schedulers keep
+  // their own ordered copy instead of scanning activeCounts() on every pick.
+  using ActiveListener = std::function<void(NodeId, uint32_t active)>;
+  void onActiveChanged(ActiveListener l) { active_listener_ = std::move(l); }
 
   // Whether a node's health for a service is up (a service without checks: always).
   bool healthy(const NodeRuntime& n, ServiceRef svc) const;
@@ -116,6 +121,7 @@ class NodeTable {
 
   std::vector<std::unique_ptr<NodeRuntime>> nodes_;
   std::vector<uint32_t> active_;
+  ActiveListener active_listener_;
   std::unordered_map<std::string, NodeId> live_;  // configured nodes by name
 };
 

@@ -6,6 +6,7 @@
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/listener.h>
+#include <fcntl.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -160,6 +161,12 @@ void AdminServer::onRead(bufferevent* bev, void* arg) {
 }
 
 void AdminServer::answer(Client& c, const std::string& request) {
+  if (c.refusal.empty() && takeover_ && request == "takeover") {
+    UniqueFd fd(::fcntl(bufferevent_getfd(c.bev), F_DUPFD_CLOEXEC, 0));
+    drop(c);
+    if (fd.valid()) takeover_(std::move(fd));
+    return;
+  }
   reply(c, c.refusal.empty() ? handler_(request) : c.refusal);
 }
 

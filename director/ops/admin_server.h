@@ -34,6 +34,10 @@ class AdminServer {
   AdminServer& operator=(const AdminServer&) = delete;
 
   const std::string& path() const { return path_; }
+  // The request line "takeover" (from an allowed peer) hands that connection's fd to `h`
+  // instead of the line handler: the start of a live hand-over (docs/operations.md).
+  using TakeoverHandler = std::function<void(UniqueFd connection)>;
+  void setTakeoverHandler(TakeoverHandler h) { takeover_ = std::move(h); }
 
  private:
   struct Client;
@@ -50,6 +54,7 @@ class AdminServer {
   event_base* base_;
   std::string path_;
   Handler handler_;
+  TakeoverHandler takeover_;
   evconnlistener* listener_ = nullptr;
   ino_t inode_ = 0;
   std::map<Client*, std::unique_ptr<Client>> clients_;

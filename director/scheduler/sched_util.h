@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string_view>
 #include <vector>
 
@@ -79,6 +80,13 @@ std::vector<Node> compactNodes(const NodeSnapshot& s);
 // The nodes of one tier (degraded or not), sorted by id.
 std::vector<Node> tierNodes(const NodeSnapshot& s, bool degraded);
 
+// How the "least" schedulers learn live session counts: `tracked`, the caller pushes every
+// change with setActive() after building with `initial`; otherwise each request's `active`.
+struct CountSource {
+  bool tracked = false;
+  std::span<const uint32_t> initial;  // by node id; missing = 0
+};
+
 // Runs a per-tier policy on the non-degraded nodes first, then on the degraded ones, so every
 // algorithm gets "Busy/Swapped/Slow only when nothing else is possible" for free.
 template <class Policy>
@@ -86,9 +94,17 @@ class Tiered final : public Scheduler {
  public:
   Tiered(const NodeSnapshot& s, uint64_t seed)
       : normal_(tierNodes(s, false), seed), degraded_(tierNodes(s, true), mix64(seed + 1)) {}
+  Tiered(const NodeSnapshot& s, const CountSource& normal, const CountSource& degraded)
+      : normal_(tierNodes(s, false), normal), degraded_(tierNodes(s, true), degraded) {}
   std::optional<uint32_t> pick(const PickRequest& r) override {
     if (auto id = normal_.pick(r)) return id;
     return degraded_.pick(r);
+  }
+  void setActive(uint32_t id, uint32_t active) override {
+    if constexpr (requires(Policy & p) { p.setActive(id, active); }) {
+      normal_.setActive(id, active);
+      degraded_.setActive(id, active);
+    }
   }
 
  private:
@@ -99,9 +115,9 @@ class Tiered final : public Scheduler {
 std::unique_ptr<Scheduler> makeRandom(const NodeSnapshot& s, uint64_t seed);
 std::unique_ptr<Scheduler> makeRoundRobin(const NodeSnapshot& s);
 std::unique_ptr<Scheduler> makeSmoothWrr(const NodeSnapshot& s);
-std::unique_ptr<Scheduler> makeLeastConn(const NodeSnapshot& s);
-std::unique_ptr<Scheduler> makeWeightedLeastConn(const NodeSnapshot& s);
-std::unique_ptr<Scheduler> makeLeastLoad(const NodeSnapshot& s);
+std::unique_ptr<Scheduler> makeLeastConn(const NodeSnapshot& s, const CountSource& c);
+std::unique_ptr<Scheduler> makeWeightedLeastConn(const NodeSnapshot& s, const CountSource& c);
+std::unique_ptr<Scheduler> makeLeastLoad(const NodeSnapshot& s, const CountSource& c);
 std::unique_ptr<Scheduler> makeP2c(const NodeSnapshot& s, uint64_t seed);
 std::unique_ptr<Scheduler> makeConsistentHash(const NodeSnapshot& s);
 

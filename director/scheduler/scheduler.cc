@@ -61,9 +61,10 @@ std::vector<Node> tierNodes(const NodeSnapshot& s, bool degraded) {
 
 }  // namespace detail
 
-std::unique_ptr<Scheduler> makeScheduler(conf::Algorithm a,
-                                         std::shared_ptr<const NodeSnapshot> snapshot,
-                                         uint64_t seed) {
+namespace {
+
+std::unique_ptr<Scheduler> build(conf::Algorithm a, const NodeSnapshot* snapshot, uint64_t seed,
+                                 const detail::CountSource& counts) {
   static const NodeSnapshot kEmpty;
   const NodeSnapshot& s = snapshot ? *snapshot : kEmpty;
   switch (a) {
@@ -74,17 +75,31 @@ std::unique_ptr<Scheduler> makeScheduler(conf::Algorithm a,
     case conf::Algorithm::kWeightedRoundRobin:
       return detail::makeSmoothWrr(s);
     case conf::Algorithm::kLeastConn:
-      return detail::makeLeastConn(s);
+      return detail::makeLeastConn(s, counts);
     case conf::Algorithm::kWeightedLeastConn:
-      return detail::makeWeightedLeastConn(s);
+      return detail::makeWeightedLeastConn(s, counts);
     case conf::Algorithm::kLeastLoad:
-      return detail::makeLeastLoad(s);
+      return detail::makeLeastLoad(s, counts);
     case conf::Algorithm::kHash:
       return detail::makeConsistentHash(s);
     case conf::Algorithm::kP2c:
       return detail::makeP2c(s, seed);
   }
-  return detail::makeWeightedLeastConn(s);  // unreachable for valid enum values
+  return detail::makeWeightedLeastConn(s, counts);  // unreachable for valid enum values
+}
+
+}  // namespace
+
+std::unique_ptr<Scheduler> makeScheduler(conf::Algorithm a,
+                                         std::shared_ptr<const NodeSnapshot> snapshot,
+                                         uint64_t seed) {
+  return build(a, snapshot.get(), seed, detail::CountSource{});
+}
+
+std::unique_ptr<Scheduler> makeTrackingScheduler(conf::Algorithm a,
+                                                 std::shared_ptr<const NodeSnapshot> snapshot,
+                                                 uint64_t seed, std::span<const uint32_t> active) {
+  return build(a, snapshot.get(), seed, detail::CountSource{true, active});
 }
 
 uint64_t hashKey(std::string_view identity) { return detail::hashBytes(identity, 0); }

@@ -39,12 +39,25 @@ class Scheduler {
   virtual ~Scheduler() = default;
   // A node id, or nullopt when no node is possible (all excluded, full or absent).
   virtual std::optional<uint32_t> pick(const PickRequest&) = 0;
+  // A node's live session count is now `active` (ids outside the snapshot are ignored). Only
+  // a scheduler made by makeTrackingScheduler relies on it; the others read
+  // PickRequest::active for the few nodes they look at, and ignore it.
+  virtual void setActive(uint32_t /*id*/, uint32_t /*active*/) {}
 };
 
 // `seed` drives random and p2c only; hash never uses it, so every director (an HA pair, an ECMP
 // group) maps the same identity to the same node.
+// least-conn, weighted-least-conn and least-load built here compare every request's `active`
+// with the counts they saw last: correct for any caller, but O(n) a pick.
 std::unique_ptr<Scheduler> makeScheduler(conf::Algorithm, std::shared_ptr<const NodeSnapshot>,
                                          uint64_t seed);
+// The same algorithms and picks, but the caller passes the live counts now (`active`, by node
+// id) and every later change through setActive(); those three then pick in O(log n) and no
+// longer read PickRequest::active (which must still carry the counts, for the others, or be
+// empty; a debug build checks the winner's pushed count against it).
+std::unique_ptr<Scheduler> makeTrackingScheduler(conf::Algorithm,
+                                                 std::shared_ptr<const NodeSnapshot>, uint64_t seed,
+                                                 std::span<const uint32_t> active);
 
 // Whether a scheduler built from `old` must be rebuilt for `next`. Rebuilding resets a
 // scheduler's rotation (round robin cursor, least-conn tie rotation, smooth WRR turns), so a

@@ -1,6 +1,8 @@
 // Google Benchmark: Scheduler::pick() for every algorithm over 10..10,000 nodes with a
 // realistic farm (mixed weights, some capped, a few degraded, most loads known) and session
-// churn, plus the cost of building the hash table. Target: pick() < 1 us at 1,000 nodes.
+// churn, plus the cost of building the hash table. Target: pick() < 1 us at 10,000 nodes.
+// Schedulers track counts as the director's do (makeTrackingScheduler + setActive), so each
+// iteration also pays for the two count changes; PickPerRequest is the untracked O(n) path.
 #include <benchmark/benchmark.h>
 
 #include <string>
@@ -40,9 +42,10 @@ struct Farm {
   std::vector<uint32_t> active;
 };
 
-void pickLoop(benchmark::State& state, Algorithm a, bool retry) {
+void pickLoop(benchmark::State& state, Algorithm a, bool retry, bool tracked = true) {
   Farm farm(static_cast<size_t>(state.range(0)));
-  auto sched = tsd::sched::makeScheduler(a, farm.snapshot, 1);
+  auto sched = tracked ? tsd::sched::makeTrackingScheduler(a, farm.snapshot, 1, farm.active)
+                       : tsd::sched::makeScheduler(a, farm.snapshot, 1);
   std::vector<uint32_t> exclude = {0, 1};  // a retry after two failed connects
   size_t n = farm.active.size();
   uint64_t i = 0;
@@ -54,19 +57,20 @@ void pickLoop(benchmark::State& state, Algorithm a, bool retry) {
     auto id = sched->pick(r);
     benchmark::DoNotOptimize(id);
     // Churn: the new session starts, some other one ends, so populations stay put.
-    if (id) ++farm.active[*id];
+    if (id) sched->setActive(*id, ++farm.active[*id]);
     uint32_t& other = farm.active[i % n];
-    if (other > 0) --other;
+    if (other > 0) sched->setActive(static_cast<uint32_t>(i % n), --other);
   }
 }
 
 void BM_Pick(benchmark::State& state, Algorithm a) { pickLoop(state, a, false); }
 void BM_PickRetry(benchmark::State& state, Algorithm a) { pickLoop(state, a, true); }
+void BM_PickPerRequest(benchmark::State& state, Algorithm a) { pickLoop(state, a, false, false); }
 
-void BM_BuildHash(benchmark::State& state) {
+void BM_Build(benchmark::State& state, Algorithm a) {
   Farm farm(static_cast<size_t>(state.range(0)));
   for (auto _ : state) {
-    auto sched = tsd::sched::makeScheduler(Algorithm::kHash, farm.snapshot, 1);
+    auto sched = tsd::sched::makeTrackingScheduler(a, farm.snapshot, 1, farm.active);
     benchmark::DoNotOptimize(sched);
   }
 }
@@ -85,7 +89,16 @@ TSD_PICK_BENCH(BM_Pick, p2c, Algorithm::kP2c);
 TSD_PICK_BENCH(BM_PickRetry, weighted_roundrobin, Algorithm::kWeightedRoundRobin);
 TSD_PICK_BENCH(BM_PickRetry, hash, Algorithm::kHash);
 TSD_PICK_BENCH(BM_PickRetry, p2c, Algorithm::kP2c);
-BENCHMARK(BM_BuildHash)->RangeMultiplier(10)->Range(10, 10000)->Unit(benchmark::kMillisecond);
+TSD_PICK_BENCH(BM_PickRetry, weighted_least_conn, Algorithm::kWeightedLeastConn);
+TSD_PICK_BENCH(BM_PickPerRequest, weighted_least_conn, Algorithm::kWeightedLeastConn);
+BENCHMARK_CAPTURE(BM_Build, hash, Algorithm::kHash)
+    ->RangeMultiplier(10)
+    ->Range(10, 10000)
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_Build, least_load, Algorithm::kLeastLoad)
+    ->RangeMultiplier(10)
+    ->Range(10, 10000)
+    ->Unit(benchmark::kMicrosecond);
 
 }  // namespace
 

@@ -24,7 +24,7 @@ ALLOWED = {
     "director/dataplane": ["director/base", "sticky", "bpf"],
     "director/health": ["director/nodes", "sticky"],
     "director/control": ["director/dataplane", "director/placement", "director/health",
-                         "director/nodes"],
+                         "director/nodes", "director/protocol"],  # protocol: hand-over codec
     "director/ops": ["director/control", "director/protocol"],
     "director/app": ["director/ops"],
     "bpf": [],

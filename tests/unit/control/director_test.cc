@@ -271,5 +271,21 @@ TEST_F(DirectorTest, AdminOverridesSurviveARestartUnlessTheFileChangedThem) {
   EXPECT_FALSE(nodeNamed("b").admin_weight.has_value());
 }
 
+// The director pushes each node's live count to its tracking scheduler: weighted-least-conn
+// over weights 3 and 1 places four held connections 3:1 (with the counts stuck at zero it
+// would rotate 2:2).
+TEST_F(DirectorTest, LiveCountsReachTheScheduler) {
+  Port a, b;
+  start(config("algorithm = weighted-least-conn\n" + node("a", a.port, 3) + node("b", b.port)));
+  uint16_t port = director_->services().all()[0].cfg->listen[0].port();
+  std::vector<UniqueFd> clients;
+  for (uint64_t i = 1; i <= 4; ++i) {
+    clients.push_back(connectTo(port));
+    ASSERT_TRUE(pump([&] { return forwarded() == i; }));
+  }
+  EXPECT_EQ(nodeNamed("a").counters.connections, 3u);
+  EXPECT_EQ(nodeNamed("b").counters.connections, 1u);
+}
+
 }  // namespace
 }  // namespace tsd::director

@@ -2,16 +2,12 @@
 // good, forged, replayed, hanging, oversized and silent agents, and cancellation.
 #include "director/health/agent_poller.h"
 
-#include <arpa/inet.h>
 #include <gtest/gtest.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
-#include <atomic>
 #include <optional>
-#include <thread>
 
 #include "director/base/event_util.h"
+#include "tests/unit/health/loopback_agent.h"
 
 namespace tsd::director {
 namespace {
@@ -31,77 +27,29 @@ health::AgentReport sampleReport() {
   return r;
 }
 
-// Serves every connection on 127.0.0.1:<ephemeral> the same way until destroyed.
-class TestAgent {
- public:
-  explicit TestAgent(Mode mode) : mode_(mode) {
-    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    EXPECT_EQ(::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof(a)), 0);
-    EXPECT_EQ(::listen(fd_, 64), 0);
-    socklen_t len = sizeof(a);
-    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
-    addr_ = *SockAddr::fromSockaddr(reinterpret_cast<sockaddr*>(&a), len);
-    thread_ = std::thread([this] { serve(); });
-  }
-  ~TestAgent() {
-    ::shutdown(fd_, SHUT_RDWR);  // wakes accept()
-    thread_.join();
-    ::close(fd_);
-  }
-  const SockAddr& addr() const { return addr_; }
-  int served() const { return served_; }
-
- private:
-  void serve() {
-    while (true) {
-      int c = ::accept(fd_, nullptr, nullptr);
-      if (c < 0) return;
-      handle(c);
-      ::close(c);
-      ++served_;
-    }
-  }
-  void handle(int c) {
-    std::string line;
-    char ch;
-    while (line.size() < health::kMaxRequestBytes && ::read(c, &ch, 1) == 1) {
-      line.push_back(ch);
-      if (ch == '\n') break;
-    }
-    auto req = health::parseRequest(line);
-    if (!req.ok()) return;
-    std::string reply;
-    switch (mode_) {
+// Serves every connection the same way until destroyed.
+healthtest::Script scriptFor(Mode mode) {
+  return [mode](const health::AgentRequest& req) -> healthtest::Answer {
+    switch (mode) {
       case Mode::kGood:
-        reply = health::encodeReply(kKey, req->nonce, sampleReport());
-        break;
+        return {health::encodeReply(kKey, req.nonce, sampleReport())};
       case Mode::kWrongKey:
-        reply = health::encodeReply("some-other-key-0123456789", req->nonce, sampleReport());
-        break;
+        return {health::encodeReply("some-other-key-0123456789", req.nonce, sampleReport())};
       case Mode::kReplay:  // a genuine reply, but recorded for an earlier poll
-        reply = health::encodeReply(kKey, health::makeNonce(), sampleReport());
-        break;
+        return {health::encodeReply(kKey, health::makeNonce(), sampleReport())};
       case Mode::kHang:  // read nothing more, answer nothing, until the poller gives up
-        while (::read(c, &ch, 1) > 0) {
-        }
-        return;
+        return {{}, true};
       case Mode::kOversized:
-        reply.assign(health::kMaxReplyBytes + 4096, 'x');
-        break;
+        return {std::string(health::kMaxReplyBytes + 4096, 'x')};
       case Mode::kCloseSilently:
-        return;
+        return {};
     }
-    ::send(c, reply.data(), reply.size(), MSG_NOSIGNAL);
-  }
+    return {};
+  };
+}
 
-  Mode mode_;
-  int fd_ = -1;
-  SockAddr addr_;
-  std::atomic<int> served_{0};
-  std::thread thread_;
+struct TestAgent : healthtest::LoopbackAgent {
+  explicit TestAgent(Mode mode) : LoopbackAgent(scriptFor(mode)) {}
 };
 
 struct Outcome {

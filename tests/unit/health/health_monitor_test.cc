@@ -3,14 +3,11 @@
 // own, and a reply naming another node is refused and counted apart.
 #include "director/health/health_monitor.h"
 
-#include <arpa/inet.h>
 #include <gtest/gtest.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
-#include <atomic>
 #include <functional>
-#include <thread>
+
+#include "tests/unit/health/loopback_agent.h"
 
 namespace tsd::director {
 namespace {
@@ -19,59 +16,9 @@ using std::chrono::milliseconds;
 const std::string kKey = "monitor-test-key-0123456789";
 
 // Answers every poll with `report` (or never, when hang) until destroyed.
-class ScriptedAgent {
- public:
-  ScriptedAgent(health::AgentReport report, bool hang) : report_(std::move(report)), hang_(hang) {
-    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    EXPECT_EQ(::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof(a)), 0);
-    EXPECT_EQ(::listen(fd_, 64), 0);
-    socklen_t len = sizeof(a);
-    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
-    port_ = ntohs(a.sin_port);
-    thread_ = std::thread([this] { serve(); });
-  }
-  ~ScriptedAgent() {
-    stop_ = true;
-    ::shutdown(fd_, SHUT_RDWR);
-    thread_.join();
-    ::close(fd_);
-  }
-  int port() const { return port_; }
-
- private:
-  void serve() {
-    while (true) {
-      int c = ::accept(fd_, nullptr, nullptr);
-      if (c < 0) return;
-      std::string line;
-      char ch;
-      while (line.size() < health::kMaxRequestBytes && ::read(c, &ch, 1) == 1) {
-        line.push_back(ch);
-        if (ch == '\n') break;
-      }
-      auto req = health::parseRequest(line);
-      if (req.ok() && !hang_) {
-        std::string reply = health::encodeReply(kKey, req->nonce, report_);
-        ::send(c, reply.data(), reply.size(), MSG_NOSIGNAL);
-      }
-      if (hang_) {
-        timeval tv{0, 200000};
-        ::setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-        while (!stop_ && ::read(c, &ch, 1) != 0) {
-        }
-      }
-      ::close(c);
-    }
-  }
-  health::AgentReport report_;
-  bool hang_;
-  int fd_ = -1;
-  int port_ = 0;
-  std::atomic<bool> stop_{false};
-  std::thread thread_;
+struct ScriptedAgent : healthtest::LoopbackAgent {
+  ScriptedAgent(health::AgentReport report, bool hang)
+      : LoopbackAgent(hang ? healthtest::hang() : healthtest::replyWith(kKey, std::move(report))) {}
 };
 
 struct NoEvents : HealthEvents {
