@@ -152,7 +152,7 @@ std::string_view statusPageScript() {
     var c = doc.connections, dp = doc.data_path, dec = doc.decisions, r = c.refused;
     var refused = r.limit + r.no_node + r.manual_down + r.bad_hello + r.hello_timeout;
     // In the order the rules are tried; any reason a newer daemon adds comes last.
-    var order = ['manual', 'session', 'sticky', 'scheduler', 'fallback'];
+    var order = ['manual', 'user', 'session', 'sticky', 'scheduler', 'fallback'];
     var keys = order.filter(function (k) { return k in dec; }).concat(
         Object.keys(dec).filter(function (k) { return order.indexOf(k) < 0; }));
     var decisions = keys.map(function (k) { return [k, num(dec[k]), 'dec-' + k]; });

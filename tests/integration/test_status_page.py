@@ -280,7 +280,8 @@ def test_page_and_status_json_over_plain_http(userspace_director, servers):
     doc = json.loads(js)
     assert status == 200 and ctype == "application/json"
     assert doc["generation"] == 1 and [n["name"] for n in doc["nodes"]] == ["n1"]
-    assert set(doc["decisions"]) == {"manual", "session", "sticky", "scheduler", "fallback"}
+    assert set(doc["decisions"]) == {"manual", "user", "session", "sticky", "scheduler",
+                                     "fallback"}
     assert doc["data_path"]["mode"] == "userspace"
     with urllib.request.urlopen(urllib.request.Request(page_url(d), method="HEAD"),
                                 timeout=5) as r:
