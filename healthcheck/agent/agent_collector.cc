@@ -21,6 +21,12 @@
 namespace tsd::health {
 namespace {
 
+// Newest first, so the connections a director may still act on survive the reply's cap.
+void sortNewestFirst(std::vector<AgentConnection>& c) {
+  std::stable_sort(c.begin(), c.end(),
+                   [](const auto& a, const auto& b) { return a.since_unix > b.since_unix; });
+}
+
 using SteadyClock = std::chrono::steady_clock;
 constexpr size_t kMaxTmuxDirs = 256;
 constexpr size_t kMaxSocketsPerDir = 16;
@@ -214,9 +220,7 @@ AgentReport InventoryCollector::collect() {
   memory_.remember(ssh);
   r.version = kProtocolVersion;
   r.connections = std::move(logins.connections);
-  // Newest first, so the connections a director may still act on survive the reply's cap.
-  std::stable_sort(r.connections.begin(), r.connections.end(),
-                   [](const auto& a, const auto& b) { return a.since_unix > b.since_unix; });
+  sortNewestFirst(r.connections);
   auto now = std::chrono::duration_cast<std::chrono::seconds>(
                  std::chrono::system_clock::now().time_since_epoch())
                  .count();
@@ -234,6 +238,15 @@ AgentReport InventoryCollector::collect() {
   });
   countSessions(r);
   return r;
+}
+
+std::vector<AgentConnection> InventoryCollector::collectConnections() {
+  size_t warned = warnings_.size();  // the last collect()'s warnings stay as they were
+  auto boot = parseBootTime(readFile(options_.proc_dir + "/stat").value_or(""));
+  auto connections = collectSsh(boot.value_or(0)).connections;
+  warnings_.resize(warned);
+  sortNewestFirst(connections);
+  return connections;
 }
 
 void InventoryCollector::collectFigures(AgentReport& r) {

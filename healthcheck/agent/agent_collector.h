@@ -52,6 +52,8 @@ class InventoryCollector {
   explicit InventoryCollector(CollectorOptions options);
   // One full snapshot. A source that fails is left out and described in warnings().
   AgentReport collect();
+  // The sshd connections alone (no commands run): what a refresh between collections needs.
+  std::vector<AgentConnection> collectConnections();
   // Problems seen by the last collect(), for the log.
   const std::vector<std::string>& warnings() const { return warnings_; }
 
