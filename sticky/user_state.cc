@@ -30,8 +30,8 @@ Status checkMagic(std::string_view first) {
   if (!version || *version == 0) return makeError("users state has a bad format version line");
   if (*version > kUserStateFormatVersion) {
     return makeError("users state format version " + std::to_string(*version) +
-                     " is newer than this tsdirector (" +
-                     std::to_string(kUserStateFormatVersion) + ")");
+                     " is newer than this tsdirector (" + std::to_string(kUserStateFormatVersion) +
+                     ")");
   }
   return {};
 }
@@ -89,8 +89,7 @@ std::string serializeUsers(const UserTable& table) {
   out += "# identity user last-seen-unix-ms\n";
   auto pairs = table.learned();
   for (const auto& l : pairs) {
-    auto ms =
-        std::chrono::duration_cast<std::chrono::milliseconds>(l.last_seen.time_since_epoch());
+    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(l.last_seen.time_since_epoch());
     out += escape(l.identity.key) + ' ' + escape(l.user) + ' ' +
            std::to_string(std::clamp<int64_t>(ms.count(), 0, kMaxUnixMs)) + '\n';
   }

@@ -14,10 +14,14 @@ bool UserTable::better(const Candidate& a, const Candidate& b) {
 
 void UserTable::setCapacity(size_t capacity) {
   capacity_ = capacity;
-  while (pairs_ > capacity_) {
-    auto all = learned();  // rare (a reload that shrinks the capacity)
-    if (all.empty()) break;
-    forget(all.front().identity, all.front().user);
+  shrinkTo(capacity_);
+}
+
+void UserTable::shrinkTo(size_t target) {
+  if (pairs_ <= target) return;
+  auto all = learned();  // oldest first
+  for (size_t i = 0; i < all.size() && pairs_ > target; ++i) {
+    forget(all[i].identity, all[i].user);
   }
 }
 
@@ -77,7 +81,8 @@ bool UserTable::learn(const Identity& id, std::string_view user, TimePoint now) 
   }
   by_user_[std::string(user)].insert(id);
   ++pairs_;
-  if (pairs_ > capacity_) setCapacity(capacity_);
+  // At capacity a sorted pass frees 1% at once, so the cost is paid once per many learns.
+  if (pairs_ > capacity_) shrinkTo(capacity_ - std::min(capacity_ - 1, capacity_ / 100));
   return true;
 }
 

@@ -45,7 +45,7 @@ class UserTable {
   struct UserRow {
     std::string user;
     std::optional<Home> home;
-    std::vector<Identity> identities;  // sorted
+    std::vector<Identity> identities;    // sorted
     std::optional<TimePoint> last_seen;  // last time a connection of the user was matched
   };
   struct Learned {
@@ -54,7 +54,8 @@ class UserTable {
     TimePoint last_seen;
   };
 
-  // capacity bounds the learned (identity, user) pairs; the least recently seen go first.
+  // capacity bounds the learned (identity, user) pairs; the least recently seen go first (1%
+  // of them at once when a learn passes it).
   explicit UserTable(size_t capacity = 100000) : capacity_(capacity) {}
   void setCapacity(size_t capacity);
 
@@ -102,6 +103,7 @@ class UserTable {
   };
   static bool better(const Candidate& a, const Candidate& b);
   void reindexUser(const std::string& user);
+  void shrinkTo(size_t target);  // forgets the least recently seen pairs
   void forget(const Identity& id, const std::string& user);
 
   size_t capacity_;
@@ -133,10 +135,10 @@ std::string_view toString(BounceOutcome o);
 struct BounceInput {
   bool bounce = false;  // wrong_node = bounce for the connection's service
   std::string_view current_node;
-  std::optional<UserTable::Home> home;  // the user's home over all nodes
-  bool home_usable = false;             // up, active (not drain, not maint)
-  UserTable::Duration age{};            // of the connection, since it was forwarded
-  UserTable::Duration window{};         // bounce_window
+  std::optional<UserTable::Home> home;              // the user's home over all nodes
+  bool home_usable = false;                         // up, active (not drain, not maint)
+  UserTable::Duration age{};                        // of the connection, since it was forwarded
+  UserTable::Duration window{};                     // bounce_window
   std::optional<UserTable::TimePoint> last_bounce;  // of this user
   UserTable::TimePoint now;
 };

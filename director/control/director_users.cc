@@ -62,18 +62,25 @@ void Director::refreshLocalAddresses() {
 }
 
 void Director::userConnectionUp(Connection& c) {
-  if (c.identity().empty()) return;  // sticky_key = none: nothing to learn for
+  // sticky_key = none: nothing to learn for; without agents nobody would ever resolve it.
+  if (c.identity().empty() || !health_ || !health_->agentEnabled()) return;
   auto remote = endpointOf(c.nodeFd(), false);
   auto local = endpointOf(c.nodeFd(), true);
   if (!remote || !local) return;
-  if (!c.params().transparent &&
-      std::find(source_addresses_.begin(), source_addresses_.end(), remote->address) ==
-          source_addresses_.end()) {
+  if (!c.params().transparent && std::find(source_addresses_.begin(), source_addresses_.end(),
+                                           remote->address) == source_addresses_.end()) {
     source_addresses_.push_back(remote->address);  // rare: a new source address of ours
     refreshLocalAddresses();
   }
-  learning_.opened({handleOf(c), c.identity(), c.node(), c.service(), *remote, *local,
-                    SteadyClock::now(), {}, false});
+  learning_.opened({handleOf(c),
+                    c.identity(),
+                    c.node(),
+                    c.service(),
+                    *remote,
+                    *local,
+                    SteadyClock::now(),
+                    {},
+                    false});
   const NodeRuntime* node = nodes_.byId(c.node());
   if (c.reason() == Reason::kUser &&
       sticky_.users().takePin(c.identity(), node->cfg.name, UserClock::now())) {
@@ -81,10 +88,8 @@ void Director::userConnectionUp(Connection& c) {
   }
   // Fast learning: the login is seen within seconds, while a bounce can still help. Every
   // connection asks (not only scheduled ones): a second user behind a known address is new.
-  if (health_ && health_->agentEnabled()) {
-    for (auto d : {std::chrono::milliseconds(1000), std::chrono::milliseconds(3000)}) {
-      if (health_->pollSoon(c.node(), d)) ++user_counters_.fast_polls_requested;
-    }
+  for (auto d : {std::chrono::milliseconds(1000), std::chrono::milliseconds(3000)}) {
+    if (health_->pollSoon(c.node(), d)) ++user_counters_.fast_polls_requested;
   }
 }
 
@@ -94,6 +99,13 @@ void Director::learnFromReport(const NodeRuntime& node, const health::AgentRepor
   if (report.version < 2) return;  // an old agent gives no connections
   auto snapshot = SteadyClock::now() - std::chrono::milliseconds(report.age_ms);
   auto corr = learning_.correlate(node.id, report.connections, snapshot);
+  if (!corr.learned.empty() || corr.misses > 0) {
+    LOG_DEBUG(
+        "agent of %s (snapshot %llu ms old): %zu sshd connections, %zu newly matched, "
+        "%zu misses",
+        node.cfg.name.c_str(), static_cast<unsigned long long>(report.age_ms),
+        report.connections.size(), corr.learned.size(), corr.misses);
+  }
   user_counters_.correlation_misses += corr.misses;
   std::vector<Connection*> bounce;
   for (const auto& m : corr.learned) {
@@ -101,6 +113,11 @@ void Director::learnFromReport(const NodeRuntime& node, const health::AgentRepor
   }
   // After the loop: a reset closes the connection, which unregisters it.
   for (Connection* c : bounce) c->abort();
+  // A snapshot older than a fresh login shows nothing yet: ask again while any is unknown.
+  if (health_ && learning_.pending(node.id, SteadyClock::now()) &&
+      health_->pollSoon(node.id, std::chrono::milliseconds(1000))) {
+    ++user_counters_.fast_polls_requested;
+  }
 }
 
 bool Director::bounceUsable(NodeId node, ServiceId service) const {

@@ -1,8 +1,8 @@
 // StickyStore: the state that survives a restart, in state_dir. The sticky table (batched
 // atomic saves on a timer and on shutdown; restored at start, entries of unknown nodes dropped
 // and the rest tagged with their node ids), the user table's learned identity -> user pairs
-// (users.state, saved with it; homes are rebuilt from inventories) and the runtime admin overrides of the nodes
-// (saved at once on every admin change; restored at start unless the file changed that
+// (users.state, saved with it; homes are rebuilt from inventories) and the runtime admin overrides
+// of the nodes (saved at once on every admin change; restored at start unless the file changed that
 // setting since).
 #pragma once
 

@@ -24,6 +24,7 @@ void UserLearning::opened(Live live) {
   if (auto it = by_tuple_.find(k); it != by_tuple_.end()) closed(it->second);
   by_tuple_[k] = live.handle;
   uint64_t h = live.handle;
+  awaiting_[live.node].push_back(h);
   by_handle_.emplace(h, std::move(live));
 }
 
@@ -37,6 +38,18 @@ void UserLearning::closed(uint64_t handle) {
 const UserLearning::Live* UserLearning::find(uint64_t handle) const {
   auto it = by_handle_.find(handle);
   return it == by_handle_.end() ? nullptr : &it->second;
+}
+
+bool UserLearning::pending(NodeId node, TimePoint now) const {
+  auto it = awaiting_.find(node);
+  if (it == awaiting_.end()) return false;
+  for (uint64_t h : it->second) {
+    const Live* l = find(h);
+    if (l != nullptr && l->node == node && l->user.empty() && now - l->up < kMissAfter) {
+      return true;
+    }
+  }
+  return false;
 }
 
 UserLearning::Correlation UserLearning::correlate(
@@ -54,12 +67,17 @@ UserLearning::Correlation UserLearning::correlate(
     live.user = rc.user;
     out.learned.push_back({live.handle, rc.user});
   }
-  for (auto& [h, live] : by_handle_) {
-    if (live.node != node || !live.user.empty() || live.missed) continue;
-    if (snapshot - live.up < kMissAfter) continue;
-    live.missed = true;
+  auto it = awaiting_.find(node);
+  if (it == awaiting_.end()) return out;
+  std::erase_if(it->second, [&](uint64_t h) {
+    auto l = by_handle_.find(h);
+    if (l == by_handle_.end() || l->second.node != node || !l->second.user.empty()) return true;
+    if (snapshot - l->second.up < kMissAfter) return false;
+    l->second.missed = true;
     ++out.misses;
-  }
+    return true;
+  });
+  if (it->second.empty()) awaiting_.erase(it);
   return out;
 }
 

@@ -26,7 +26,7 @@ struct UserCounters {
   uint64_t identities_learned = 0;   // new (identity, user) pairs
   uint64_t connections_matched = 0;  // connections whose user became known
   uint64_t correlation_misses = 0;
-  uint64_t fast_polls_requested = 0;  // accepted by the rate limit
+  uint64_t fast_polls_requested = 0;                             // accepted by the rate limit
   std::array<uint64_t, sticky::kBounceOutcomeCount> outcomes{};  // by sticky::BounceOutcome
   uint64_t pins_used = 0;  // connections that consumed a bounce pin
 };
@@ -49,9 +49,9 @@ class UserLearning {
     sticky::Identity identity;
     NodeId node = kNoId;
     ServiceId service = kNoId;
-    Endpoint remote;  // the node's peer: the client (transparent) or the director's source
-    Endpoint local;   // the node's address and port
-    TimePoint up{};   // forwarded at
+    Endpoint remote;   // the node's peer: the client (transparent) or the director's source
+    Endpoint local;    // the node's address and port
+    TimePoint up{};    // forwarded at
     std::string user;  // learned; empty until then
     bool missed = false;
   };
@@ -77,11 +77,17 @@ class UserLearning {
   Correlation correlate(NodeId node, const std::vector<health::AgentConnection>& reported,
                         TimePoint snapshot);
   size_t live() const { return by_handle_.size(); }
+  // True when a connection on `node` forwarded less than kMissAfter before `now` has no user
+  // yet: the director polls that agent again soon (a snapshot may predate the login).
+  bool pending(NodeId node, TimePoint now) const;
 
  private:
   static std::string key(const Endpoint& remote, const Endpoint& local);
   std::unordered_map<uint64_t, Live> by_handle_;
   std::unordered_map<std::string, uint64_t> by_tuple_;
+  // Per node, connections with no user yet and not yet counted as a miss (forwarding order),
+  // so a report costs what its node has unresolved, not every live connection.
+  std::unordered_map<NodeId, std::vector<uint64_t>> awaiting_;
 };
 
 }  // namespace tsd::director

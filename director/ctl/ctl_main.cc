@@ -265,10 +265,28 @@ void showSticky(const json& r) {
   printTable(rows);
 }
 
+void showUsers(const json& r) {
+  if (r.empty()) return (void)printf("no users known\n");
+  std::vector<std::vector<std::string>> rows{{"USER", "HOME", "STATE", "IDENTITIES", "LAST SEEN"}};
+  for (const auto& u : r) {
+    using proto::member;
+    std::string ids;
+    const json& list = member(u, "identities");
+    if (list.is_array()) {
+      for (const auto& id : list) ids += (ids.empty() ? "" : ",") + proto::displayText(id);
+    }
+    auto seen = proto::integer(member(u, "last_seen"));
+    std::string last = seen ? span(static_cast<int64_t>(time(nullptr)) - *seen) + " ago" : "-";
+    rows.push_back(
+        {cell(u, "user"), cell(u, "home"), cell(u, "home_state"), ids.empty() ? "-" : ids, last});
+  }
+  printTable(rows);
+}
+
 // Prints one command's result; a result of the wrong shape (a broken or much newer daemon) is
 // an error rather than an empty table.
 int show(const std::string& cmd, const json& r) {
-  bool table = cmd == "nodes" || cmd == "sessions" || cmd == "sticky";
+  bool table = cmd == "nodes" || cmd == "sessions" || cmd == "sticky" || cmd == "users";
   if (table ? !r.is_array() : !r.is_object()) {
     fprintf(stderr, "tsdirectorctl: unexpected reply from the daemon: '%s' gave no %s\n",
             cmd.c_str(), table ? "list" : "object");
@@ -282,6 +300,8 @@ int show(const std::string& cmd, const json& r) {
     showSessions(r);
   } else if (cmd == "sticky") {
     showSticky(r);
+  } else if (cmd == "users") {
+    showUsers(r);
   } else if (cmd == "drain" || cmd == "maint" || cmd == "ready") {
     printf("node %s: %s%s\n", cell(r, "node").c_str(), cell(r, "state").c_str(), runtime);
   } else if (cmd == "weight") {

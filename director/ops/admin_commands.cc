@@ -36,6 +36,7 @@ Result<Json> AdminCommands::run(const Args& a) {
   const std::string& cmd = a[0];
   if (cmd == "nodes") return Json(nodeViews(d_));
   if (cmd == "sessions") return sessions();
+  if (cmd == "users") return users();
   if (cmd == "reload") return reload();
   if (cmd == "sticky") return sticky(a);
   if (cmd == "drain") return setState(a, conf::NodeState::kDrain);
@@ -72,6 +73,29 @@ Json AdminCommands::sessions() const {
                    {"client", r.session.client_address},
                    {"state", r.session.suspended ? "suspended" : "running"},
                    {"since", r.session.since_unix}});
+  }
+  return out;
+}
+
+// The user table: each user with their home (the node of their best session), the client
+// identities they were seen behind, and when a connection of theirs was last matched.
+Json AdminCommands::users() const {
+  Json out = Json::array();
+  for (const auto& u : d_.userTable().dump()) {
+    Json ids = Json::array();
+    for (const auto& id : u.identities) ids.push_back(id.key);
+    Json home = u.home ? Json(u.home->node) : Json(nullptr);
+    Json state = u.home ? Json(u.home->suspended ? "suspended" : "running") : Json(nullptr);
+    Json seen = nullptr;
+    if (u.last_seen) {
+      seen =
+          std::chrono::duration_cast<std::chrono::seconds>(u.last_seen->time_since_epoch()).count();
+    }
+    out.push_back({{"user", u.user},
+                   {"home", std::move(home)},
+                   {"home_state", std::move(state)},
+                   {"identities", std::move(ids)},
+                   {"last_seen", std::move(seen)}});
   }
   return out;
 }

@@ -28,6 +28,7 @@ class AdminCommands {
   using Json = nlohmann::json;
   Result<Json> run(const Args& a);
   Json sessions() const;
+  Json users() const;
   Result<Json> sticky(const Args& a) const;
   Result<Json> setState(const Args& a, conf::NodeState s);
   Result<Json> weight(const Args& a);

@@ -24,9 +24,8 @@ constexpr health::NodeStatus kStatuses[] = {health::NodeStatus::kDown, health::N
                                             health::NodeStatus::kBusy, health::NodeStatus::kSwapped,
                                             health::NodeStatus::kSlow, health::NodeStatus::kDrain,
                                             health::NodeStatus::kMaint};
-constexpr Reason kReasons[] = {Reason::kManual,    Reason::kUser,     Reason::kSession,
-                               Reason::kSticky,
-                               Reason::kScheduler, Reason::kFallback};
+constexpr Reason kReasons[] = {Reason::kManual, Reason::kUser,      Reason::kSession,
+                               Reason::kSticky, Reason::kScheduler, Reason::kFallback};
 
 MetricFamily& family(Families& out, std::string name, std::string help, MetricType type) {
   out.push_back(MetricFamily{"tsdirector_" + std::move(name), std::move(help), type, {}});
@@ -220,6 +219,44 @@ void MetricsCollector::collectState(Families& out) const {
       static_cast<double>(hc.transitions));
 }
 
+void MetricsCollector::collectUsers(Families& out) const {
+  const UserCounters& u = d_->userCounters();
+  const sticky::UserTable& t = d_->userTable();
+  add(gauge(out, "users_known", "Users learned behind at least one client identity."),
+      static_cast<double>(t.users()));
+  add(gauge(out, "user_identities", "Client identities with at least one learned user."),
+      static_cast<double>(t.identities()));
+  add(counter(out, "user_identities_learned_total",
+              "New (client identity, user) pairs learned from agent-reported connections."),
+      static_cast<double>(u.identities_learned));
+  add(counter(out, "user_connections_matched_total",
+              "Forwarded connections whose user an agent report revealed."),
+      static_cast<double>(u.connections_matched));
+  add(counter(out, "user_correlation_misses_total",
+              "Forwarded connections a version-2 agent did not list although its snapshot was "
+              "taken well after the connect (non-SSH services, logins outside sshd)."),
+      static_cast<double>(u.correlation_misses));
+  add(counter(out, "user_fast_polls_total",
+              "Extra agent polls requested after a connection was up (after the rate limit)."),
+      static_cast<double>(u.fast_polls_requested));
+  auto& b = counter(out, "user_bounces_total",
+                    "Connections learned to be on the wrong node, by what was done: bounced "
+                    "(reset and pinned home), kept (wrong_node = keep), too_old, home_unusable, "
+                    "repeat (the user was bounced within the window).");
+  for (auto o : {sticky::BounceOutcome::kBounced, sticky::BounceOutcome::kKept,
+                 sticky::BounceOutcome::kTooOld, sticky::BounceOutcome::kHomeUnusable,
+                 sticky::BounceOutcome::kRepeat}) {
+    add(b, static_cast<double>(u.outcomes[static_cast<size_t>(o)]),
+        {{"outcome", std::string(sticky::toString(o))}});
+  }
+  add(gauge(out, "user_pins", "Bounce pins waiting for a retry."), static_cast<double>(t.pins()));
+  add(counter(out, "user_pins_used_total", "Connections that went home on a bounce pin."),
+      static_cast<double>(u.pins_used));
+  add(gauge(out, "session_index_local_sessions",
+            "Agent-reported sessions from the director's own addresses (not filed by address)."),
+      static_cast<double>(d_->sessionIndex().local()));
+}
+
 std::vector<MetricFamily> MetricsCollector::Collect() const {
   if (!d_->config()) return {};
   Families out;
@@ -228,6 +265,7 @@ std::vector<MetricFamily> MetricsCollector::Collect() const {
   collectTraffic(out);
   collectNodeCounters(out);
   collectNodes(out);
+  collectUsers(out);
   return {std::make_move_iterator(out.begin()), std::make_move_iterator(out.end())};
 }
 

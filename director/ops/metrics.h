@@ -26,6 +26,7 @@ class MetricsCollector : public prometheus::Collectable {
   void collectNodeCounters(std::deque<prometheus::MetricFamily>& out) const;
   void collectNodes(std::deque<prometheus::MetricFamily>& out) const;
   void collectState(std::deque<prometheus::MetricFamily>& out) const;
+  void collectUsers(std::deque<prometheus::MetricFamily>& out) const;
   const Director* d_;
 };
 

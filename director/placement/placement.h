@@ -65,8 +65,8 @@ struct Placement {
 
 // Manual choice -> user table (a bounce pin, else the home of the identity's only user; an
 // identity shared by several users is never guessed) -> session index -> sticky table ->
-// scheduler (fallback when a returning user's home failed to connect). Pure apart from what the inputs do (a round-robin pick
-// advances its rotation).
+// scheduler (fallback when a returning user's home failed to connect). Pure apart from what the
+// inputs do (a round-robin pick advances its rotation).
 Placement decide(const PlacementRequest& req, PlacementInputs& in);
 
 }  // namespace tsd::director

@@ -177,3 +177,31 @@ TEST_F(HealthMonitorTest, AgentTimeoutIsThePollsOwn) {
 
 }  // namespace
 }  // namespace tsd::director
+
+namespace tsd::director {
+namespace {
+
+// Fast learning's "poll soon": extra polls of one node's agent, merged when closer than
+// kSoonSpacing to one already planned, at most kMaxSoon planned; unknown nodes refused.
+TEST_F(HealthMonitorTest, PollSoonAsksAgainRateLimitedPerNode) {
+  ScriptedAgent agent(report("n1", 0), false);
+  std::vector<bool> got;
+  bool unknown = true;
+  runUntil(agent.port(), "", [&] {
+    if (got.empty()) {
+      NodeId n = n1().id;
+      for (int ms : {200, 300, 1000, 1600, 2200, 2800}) {
+        got.push_back(monitor_->pollSoon(n, milliseconds(ms)));
+      }
+      unknown = monitor_->pollSoon(n + 7, milliseconds(100));
+    }
+    return monitor_->soonPolls() >= 4;
+  });
+  EXPECT_EQ(got, (std::vector<bool>{true, false, true, true, true, false}));
+  EXPECT_FALSE(unknown);
+  EXPECT_EQ(monitor_->soonPolls(), 4u);
+  EXPECT_GE(n1().polls_ok, 4u);
+}
+
+}  // namespace
+}  // namespace tsd::director

@@ -23,6 +23,7 @@ const Arity kArity[] = {
     {"nodes", 0, 0, "nodes"},
     {"sessions", 0, 0, "sessions"},
     {"sticky", 0, 1, "sticky [IDENTITY]"},
+    {"users", 0, 0, "users"},
     {"drain", 1, 1, "drain NODE"},
     {"maint", 1, 1, "maint NODE"},
     {"ready", 1, 1, "ready NODE"},

@@ -75,9 +75,10 @@ TEST(ParseRequest, RefusesWithAClearMessage) {
 TEST(ParseRequest, EmptyRequestListsEveryCommand) {
   auto r = parseRequest("");
   ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.error(),
-            "empty request; commands: nodes, sessions, sticky [IDENTITY], drain NODE, maint NODE, "
-            "ready NODE, weight NODE N, pin IDENTITY NODE [TTL], unpin IDENTITY, reload");
+  EXPECT_EQ(
+      r.error(),
+      "empty request; commands: nodes, sessions, sticky [IDENTITY], users, drain NODE, maint NODE, "
+      "ready NODE, weight NODE N, pin IDENTITY NODE [TTL], unpin IDENTITY, reload");
 }
 
 }  // namespace

@@ -179,3 +179,35 @@ TEST(SessionIndexTest, TagsComeBackWithMatchesAndSurvivePrefixChanges) {
 
 }  // namespace
 }  // namespace tsd::sticky
+
+namespace tsd::sticky {
+namespace {
+
+// Without transparent mode every session a node sees carries the director's own address:
+// such sessions are never filed by address (dump() still shows them).
+TEST(SessionIndexTest, DirectorOwnAddressesAreNeverFiled) {
+  SessionIndex idx(24, 64);
+  const Identity net24 = *identityFromAddressString("10.0.0.9", 24, 64);
+  idx.setLocalAddresses({"10.0.0.1", "::ffff:10.0.0.2", "not-an-ip"});
+  EXPECT_TRUE(idx.isLocalAddress("10.0.0.2"));
+  EXPECT_TRUE(idx.isLocalAddress("::ffff:10.0.0.1"));
+  EXPECT_FALSE(idx.isLocalAddress("10.0.0.3"));
+  idx.update("n1", {running("alice", "10.0.0.1", 100), running("bob", "10.0.0.3", 100)});
+  idx.update("n2", {suspended("carol", "10.0.0.2", 200)});
+  // 10.0.0.0/24 is one identity: only bob's session (a real client address) files it.
+  auto m = idx.lookup(net24);
+  ASSERT_TRUE(m.has_value());
+  EXPECT_EQ(m->node, "n1");
+  EXPECT_EQ(m->user, "bob");
+  EXPECT_FALSE(m->ambiguous);
+  EXPECT_EQ(idx.local(), 2u);
+  EXPECT_EQ(idx.dump().size(), 3u);
+  // Learning a new own address later re-files what is already there.
+  idx.setLocalAddresses({"10.0.0.1", "10.0.0.2", "10.0.0.3"});
+  EXPECT_EQ(idx.lookup(net24), std::nullopt);
+  idx.setLocalAddresses({});
+  EXPECT_EQ(idx.lookup(net24)->node, "n2");  // carol's suspended session ranks first
+}
+
+}  // namespace
+}  // namespace tsd::sticky
