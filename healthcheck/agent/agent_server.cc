@@ -100,15 +100,16 @@ void CollectorThread::refreshUntil(std::unique_lock<std::mutex>& lock,
       return;
     }
     if (cv_.wait_for(lock, every, [this] { return stop_; })) return;
+    AgentReport report = latest_->report;  // only this thread replaces latest_
     lock.unlock();
     auto start = AgentClock::now();
-    auto connections = collector_.collectConnections();
+    collector_.refreshLogins(report);
     auto took = std::chrono::duration_cast<std::chrono::milliseconds>(AgentClock::now() - start);
     lock.lock();
-    // The figures and sessions keep their collection's time (taken): only the connection
-    // list is newer, and the director uses it to learn users, not to date the inventory.
+    // The snapshot keeps its collection's time (taken): the figures, tmux, X2Go and command
+    // sessions are that old; only the sshd logins (sessions and connections) are newer.
     auto snap = std::make_shared<Snapshot>(*latest_);
-    snap->report.connections = std::move(connections);
+    snap->report = std::move(report);
     latest_ = std::move(snap);
     ++refreshes_;
     every = nextRefreshDelay(took);

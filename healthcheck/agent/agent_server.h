@@ -41,7 +41,7 @@ std::chrono::milliseconds nextCollectDelay(std::chrono::milliseconds interval,
                                            std::chrono::milliseconds took,
                                            std::chrono::milliseconds max_pause);
 
-// Between full collections the sshd connections alone are re-read (a /proc walk, no commands)
+// Between full collections the sshd logins alone are re-read (a /proc walk, no commands)
 // every kConnectionRefresh, or ten times as long as that walk took when it is slow (a host with
 // a huge TCP table): a director re-polling a second after a login must see it even when tmux,
 // X2Go or a sessions command make full collections take seconds.
@@ -65,12 +65,12 @@ class CollectorThread {
   std::shared_ptr<const Snapshot> latest() const;
   // How many collections have finished.
   uint64_t collections() const;
-  // How many connection-only refreshes have replaced a snapshot's connection list.
+  // How many login-only refreshes have replaced a snapshot's ssh sessions and connections.
   uint64_t refreshes() const;
 
  private:
   void run();
-  // Waits until `until` (or stop), refreshing the connection list meanwhile. Called locked.
+  // Waits until `until` (or stop), refreshing the sshd logins meanwhile. Called locked.
   void refreshUntil(std::unique_lock<std::mutex>& lock, AgentClock::time_point until);
 
   InventoryCollector collector_;

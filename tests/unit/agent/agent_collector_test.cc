@@ -134,11 +134,10 @@ bool eventually(Pred pred) {
 }
 
 // A login after a full collection shows up in the snapshot long before the next one (here an
-// hour away): the connection list alone is refreshed, the sessions stay the collection's.
+// hour away): the sshd logins alone are refreshed, as sessions and as connections.
 TEST_F(FakeNode, ConnectionsAreRefreshedBetweenFullCollections) {
   CollectorOptions o = options();
-  o.sessions_command.clear();
-  o.x2go_command = "tsd-no-such-program-xyz";
+  o.sessions_command.clear();  // carol's X2Go session stays: a source only full collections run
   int notify[2];
   ASSERT_EQ(::pipe(notify), 0);
   {
@@ -161,7 +160,13 @@ TEST_F(FakeNode, ConnectionsAreRefreshedBetweenFullCollections) {
     auto snap = t.latest();
     EXPECT_EQ(snap->report.connections[0].user, "bob");  // newest first
     EXPECT_EQ(snap->report.connections[0].remote_address, "192.168.1.9");
-    EXPECT_EQ(snap->report.sessions.size(), 1u);  // the inventory is still the collection's
+    // bob's session came with his connection (the director ranks homes from the sessions);
+    // carol's X2Go session is still the collection's.
+    ASSERT_EQ(snap->report.sessions.size(), 3u);
+    EXPECT_EQ(snap->report.sessions_running, 2u);
+    EXPECT_EQ(snap->report.sessions_suspended, 1u);
+    EXPECT_EQ(snap->report.sessions[0].kind, SessionKind::kX2go);  // suspended first
+    EXPECT_EQ(snap->report.sessions[1].user, "bob");
     EXPECT_EQ(t.collections(), 1u);
     EXPECT_GE(t.refreshes(), 1u);
   }
