@@ -21,6 +21,12 @@
 namespace tsd::health {
 namespace {
 
+// Newest first, so the connections a director may still act on survive the reply's cap.
+void sortNewestFirst(std::vector<AgentConnection>& c) {
+  std::stable_sort(c.begin(), c.end(),
+                   [](const auto& a, const auto& b) { return a.since_unix > b.since_unix; });
+}
+
 using SteadyClock = std::chrono::steady_clock;
 constexpr size_t kMaxTmuxDirs = 256;
 constexpr size_t kMaxSocketsPerDir = 16;
@@ -214,18 +220,24 @@ AgentReport InventoryCollector::collect() {
   memory_.remember(ssh);
   r.version = kProtocolVersion;
   r.connections = std::move(logins.connections);
-  // Newest first, so the connections a director may still act on survive the reply's cap.
-  std::stable_sort(r.connections.begin(), r.connections.end(),
-                   [](const auto& a, const auto& b) { return a.since_unix > b.since_unix; });
+  sortNewestFirst(r.connections);
   auto now = std::chrono::duration_cast<std::chrono::seconds>(
                  std::chrono::system_clock::now().time_since_epoch())
                  .count();
   auto tmux = collectTmux(ssh);
   auto x2go = collectX2go(now);
   auto external = collectExternal();
-  for (auto* part : {&ssh, &tmux, &x2go, &external}) {
-    r.sessions.insert(r.sessions.end(), part->begin(), part->end());
+  others_.clear();
+  for (auto* part : {&tmux, &x2go, &external}) {
+    others_.insert(others_.end(), part->begin(), part->end());
   }
+  assembleSessions(r, std::move(ssh));
+  return r;
+}
+
+void InventoryCollector::assembleSessions(AgentReport& r, std::vector<AgentSession> ssh) const {
+  r.sessions = std::move(ssh);
+  r.sessions.insert(r.sessions.end(), others_.begin(), others_.end());
   mergeDesktops(r.sessions);
   // Suspended and recent sessions first, so they survive the kMaxSessions cap of the reply.
   std::stable_sort(r.sessions.begin(), r.sessions.end(), [](const auto& a, const auto& b) {
@@ -233,7 +245,19 @@ AgentReport InventoryCollector::collect() {
     return a.since_unix > b.since_unix;
   });
   countSessions(r);
-  return r;
+}
+
+void InventoryCollector::refreshLogins(AgentReport& r) {
+  size_t warned = warnings_.size();  // the last collect()'s warnings stay as they were
+  auto boot = parseBootTime(readFile(options_.proc_dir + "/stat").value_or(""));
+  auto logins = collectSsh(boot.value_or(0));
+  warnings_.resize(warned);
+  memory_.remember(logins.sessions);
+  r.connections = std::move(logins.connections);
+  sortNewestFirst(r.connections);
+  // A connection and its session always travel together: the director ranks a user's home
+  // from the sessions, so a fresh login listed only as a connection would look away from home.
+  assembleSessions(r, std::move(logins.sessions));
 }
 
 void InventoryCollector::collectFigures(AgentReport& r) {

@@ -52,6 +52,9 @@ class InventoryCollector {
   explicit InventoryCollector(CollectorOptions options);
   // One full snapshot. A source that fails is left out and described in warnings().
   AgentReport collect();
+  // Re-reads the sshd logins alone (no command run) into a report of the last collect():
+  // its connections, and its sessions with the fresh ssh ones and the last command sources'.
+  void refreshLogins(AgentReport& r);
   // Problems seen by the last collect(), for the log.
   const std::vector<std::string>& warnings() const { return warnings_; }
 
@@ -76,7 +79,10 @@ class InventoryCollector {
   LastGood x2go_last_;
   LastGood external_last_;
   SwapInRate swap_;
+  void assembleSessions(AgentReport& r, std::vector<AgentSession> ssh) const;
+
   ClientMemory memory_;
+  std::vector<AgentSession> others_;  // the last collect()'s tmux, X2Go and command sessions
   std::vector<std::string> warnings_;
 };
 

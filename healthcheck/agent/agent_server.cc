@@ -56,6 +56,10 @@ std::chrono::milliseconds nextCollectDelay(std::chrono::milliseconds interval,
   return std::min(took, max_pause);
 }
 
+std::chrono::milliseconds nextRefreshDelay(std::chrono::milliseconds took) {
+  return std::max(kConnectionRefresh, took * 10);
+}
+
 CollectorThread::CollectorThread(CollectorOptions o, std::chrono::milliseconds interval,
                                  int notify_fd)
     : collector_(std::move(o)),
@@ -82,6 +86,36 @@ uint64_t CollectorThread::collections() const {
   return collections_;
 }
 
+uint64_t CollectorThread::refreshes() const {
+  std::lock_guard lock(mu_);
+  return refreshes_;
+}
+
+void CollectorThread::refreshUntil(std::unique_lock<std::mutex>& lock,
+                                   AgentClock::time_point until) {
+  auto every = kConnectionRefresh;
+  while (!stop_) {
+    if (AgentClock::now() + every >= until) {
+      cv_.wait_until(lock, until, [this] { return stop_; });
+      return;
+    }
+    if (cv_.wait_for(lock, every, [this] { return stop_; })) return;
+    AgentReport report = latest_->report;  // only this thread replaces latest_
+    lock.unlock();
+    auto start = AgentClock::now();
+    collector_.refreshLogins(report);
+    auto took = std::chrono::duration_cast<std::chrono::milliseconds>(AgentClock::now() - start);
+    lock.lock();
+    // The snapshot keeps its collection's time (taken): the figures, tmux, X2Go and command
+    // sessions are that old; only the sshd logins (sessions and connections) are newer.
+    auto snap = std::make_shared<Snapshot>(*latest_);
+    snap->report = std::move(report);
+    latest_ = std::move(snap);
+    ++refreshes_;
+    every = nextRefreshDelay(took);
+  }
+}
+
 void CollectorThread::run() {
   std::unique_lock lock(mu_);
   while (!stop_) {
@@ -103,7 +137,7 @@ void CollectorThread::run() {
                 static_cast<long long>(took.count()), static_cast<long long>(interval_.count()),
                 static_cast<long long>(pause.count()));
     }
-    cv_.wait_for(lock, pause, [this] { return stop_; });
+    refreshUntil(lock, AgentClock::now() + pause);
   }
 }
 

@@ -41,6 +41,13 @@ std::chrono::milliseconds nextCollectDelay(std::chrono::milliseconds interval,
                                            std::chrono::milliseconds took,
                                            std::chrono::milliseconds max_pause);
 
+// Between full collections the sshd logins alone are re-read (a /proc walk, no commands)
+// every kConnectionRefresh, or ten times as long as that walk took when it is slow (a host with
+// a huge TCP table): a director re-polling a second after a login must see it even when tmux,
+// X2Go or a sessions command make full collections take seconds.
+inline constexpr std::chrono::milliseconds kConnectionRefresh{250};
+std::chrono::milliseconds nextRefreshDelay(std::chrono::milliseconds took);
+
 // A complete collection and when it started (the figures describe that moment).
 struct Snapshot {
   AgentReport report;
@@ -58,9 +65,13 @@ class CollectorThread {
   std::shared_ptr<const Snapshot> latest() const;
   // How many collections have finished.
   uint64_t collections() const;
+  // How many login-only refreshes have replaced a snapshot's ssh sessions and connections.
+  uint64_t refreshes() const;
 
  private:
   void run();
+  // Waits until `until` (or stop), refreshing the sshd logins meanwhile. Called locked.
+  void refreshUntil(std::unique_lock<std::mutex>& lock, AgentClock::time_point until);
 
   InventoryCollector collector_;
   std::chrono::milliseconds interval_;
@@ -69,6 +80,7 @@ class CollectorThread {
   std::condition_variable cv_;
   bool stop_ = false;
   uint64_t collections_ = 0;
+  uint64_t refreshes_ = 0;
   std::shared_ptr<const Snapshot> latest_;
   std::thread thread_;  // last: starts after everything it uses exists
 };

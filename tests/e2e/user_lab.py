@@ -4,6 +4,8 @@ and the measurement script share: make a detached tmux desktop, connect from an 
 where the connection landed, whether the director reset it, attach the desktop.
 Where a connection landed is asked of the node (sshd's SetEnv TSD_NODE, the shell's pid inside
 tmux); only the measurement reads the director's log, for timestamps."""
+import calendar
+import pathlib
 import re
 import time
 
@@ -111,7 +113,6 @@ def make_desktop(lab, user, src, client="c3"):
 
 
 def _ssh_of(lab, user):
-    import pathlib
     found = []
     for pid in lab.ssh_sessions():
         try:
@@ -142,7 +143,6 @@ def learned_at(lab, user, src, after):
     """Unix time of the director's log line saying it learned user behind src (None if not)."""
     rx = re.compile(r"^(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)\.(\d{3})Z .*user " +
                     re.escape(user) + r" learned behind \S*" + re.escape(src) + r"\b", re.M)
-    import calendar
     for m in rx.finditer(lab.director_log_text()):
         y, mo, d, h, mi, s, ms = (int(g) for g in m.groups())
         t = calendar.timegm((y, mo, d, h, mi, s)) + ms / 1000

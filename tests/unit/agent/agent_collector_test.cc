@@ -9,6 +9,9 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <thread>
+
+#include "healthcheck/agent/agent_server.h"
 
 namespace tsd::health {
 namespace {
@@ -111,6 +114,64 @@ TEST_F(FakeNode, CollectsFiguresAndEverySource) {
   EXPECT_EQ(r.sessions_suspended, 2u);
   ASSERT_EQ(c.warnings().size(), 1u);
   EXPECT_NE(c.warnings()[0].find("1 invalid line"), std::string::npos) << c.warnings()[0];
+}
+
+TEST(AgentSchedule, ConnectionRefreshBacksOffWhenTheWalkIsSlow) {
+  EXPECT_EQ(nextRefreshDelay(milliseconds(0)), kConnectionRefresh);
+  EXPECT_EQ(nextRefreshDelay(milliseconds(20)), kConnectionRefresh);
+  EXPECT_EQ(nextRefreshDelay(milliseconds(40)), milliseconds(400));  // at most 10% of the time
+}
+
+// Polls a condition; false after a generous bound (the machine may be busy: a liveness
+// bound, not a timing assertion).
+template <typename Pred>
+bool eventually(Pred pred) {
+  for (int i = 0; i < 2000; ++i) {
+    if (pred()) return true;
+    std::this_thread::sleep_for(milliseconds(10));
+  }
+  return pred();
+}
+
+// A login after a full collection shows up in the snapshot long before the next one (here an
+// hour away): the sshd logins alone are refreshed, as sessions and as connections.
+TEST_F(FakeNode, ConnectionsAreRefreshedBetweenFullCollections) {
+  CollectorOptions o = options();
+  o.sessions_command.clear();  // carol's X2Go session stays: a source only full collections run
+  int notify[2];
+  ASSERT_EQ(::pipe(notify), 0);
+  {
+    CollectorThread t(o, milliseconds(3600 * 1000), notify[1]);
+    ASSERT_TRUE(eventually([&] { return t.collections() == 1; }));
+    ASSERT_EQ(t.latest()->report.connections.size(), 1u);
+    std::filesystem::create_directories(root_ + "/proc/301/fd");
+    write("proc/301/comm", "sshd\n");
+    write("proc/301/cmdline", std::string("sshd: bob@pts/1\0", 16));
+    write("proc/301/stat",
+          "301 (sshd) S 1 301 301 0 -1 4194560 1 0 0 0 0 0 0 0 20 0 1 0 900 1000 20\n");
+    ::symlink("socket:[30999]", (root_ + "/proc/301/fd/3").c_str());
+    write("proc/net/tcp",
+          "  sl  local_address rem_address   st\n"
+          "   1: 0101A8C0:0016 0501A8C0:D431 01 00000000:00000000 02:0009E7A4 00000000     0    "
+          "    0 30456 4 0000000000000000 20 4 29 10 -1\n"
+          "   2: 0101A8C0:0016 0901A8C0:D432 01 00000000:00000000 02:0009E7A4 00000000     0    "
+          "    0 30999 4 0000000000000000 20 4 29 10 -1\n");
+    ASSERT_TRUE(eventually([&] { return t.latest()->report.connections.size() == 2; }));
+    auto snap = t.latest();
+    EXPECT_EQ(snap->report.connections[0].user, "bob");  // newest first
+    EXPECT_EQ(snap->report.connections[0].remote_address, "192.168.1.9");
+    // bob's session came with his connection (the director ranks homes from the sessions);
+    // carol's X2Go session is still the collection's.
+    ASSERT_EQ(snap->report.sessions.size(), 3u);
+    EXPECT_EQ(snap->report.sessions_running, 2u);
+    EXPECT_EQ(snap->report.sessions_suspended, 1u);
+    EXPECT_EQ(snap->report.sessions[0].kind, SessionKind::kX2go);  // suspended first
+    EXPECT_EQ(snap->report.sessions[1].user, "bob");
+    EXPECT_EQ(t.collections(), 1u);
+    EXPECT_GE(t.refreshes(), 1u);
+  }
+  ::close(notify[0]);
+  ::close(notify[1]);
 }
 
 TEST_F(FakeNode, ReportsVersionTwoWithEachSshConnection) {

@@ -24,6 +24,9 @@ health::AgentReport sampleReport() {
   r.mem_available_kib = 1024;
   r.sessions = {{"alice", health::SessionKind::kTmux, true, "10.1.2.3", 1700000000}};
   r.sessions_suspended = 1;
+  // Protocol version 2: the poller hands the connection lines on with the rest.
+  r.version = 2;
+  r.connections = {{"alice", "10.1.2.3", 50123, "127.0.0.1", 22, 1700000100}};
   return r;
 }
 
