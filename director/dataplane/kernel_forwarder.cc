@@ -372,14 +372,16 @@ void KernelForwarder::tryTakeOver(int src) {
 
 void KernelForwarder::ensureUser() {
   if (user_) return;
-  UserspaceForwarder::Options o;
-  o.buffer_size = opts_.buffer_size;
-  o.scratch = opts_.scratch;
-  o.gates[0] = o.gates[1] = UserspaceForwarder::Gate::kKernel;
-  o.confirm_eof = [this](int dir, uint64_t read) { return confirmEof(dir, read); };
+  // Its own options (only pairs with a handed-back direction have them): the gates and the EOF
+  // check belong to this pair.
+  auto o = std::make_shared<UserspaceForwarder::Options>();
+  o->buffer_size = opts_.buffer_size;
+  o->scratch = opts_.scratch;
+  o->gates[0] = o->gates[1] = UserspaceForwarder::Gate::kKernel;
+  o->confirm_eof = [this](int dir, uint64_t read) { return confirmEof(dir, read); };
   HalfState hs{sides_[kClient].fin_passed, sides_[kNode].fin_passed};
   user_ = std::make_unique<UserspaceForwarder>(
-      base_, sides_[kClient].fd, sides_[kNode].fd, o, hs,
+      base_, sides_[kClient].fd, sides_[kNode].fd, std::move(o), hs,
       [this](ForwardEnd end, const ForwardStats&, const HalfState&) { onUserDone(end); });
 }
 
