@@ -168,6 +168,8 @@ Result<std::unique_ptr<KernelForwarder>> KernelForwarder::start(FastPath& fp, ev
     return makeError(s.error());
   }
   ++fp.counts().inserted;
+  ++fp.counts().live_kernel;
+  f->live_ = true;
   return f;
 }
 
@@ -357,7 +359,7 @@ void KernelForwarder::handBack(int src) {
   sides_[src].in_verdict = false;
   dirs_[src].barrierPassed();
   user_->setGate(src, UserspaceForwarder::Gate::kHold);
-  ++hand_backs_;
+  if (hand_backs_++ == 0 && live_) ++fp_.counts().live_handed_back;
   ++fp_.counts().handed_back;
   LOG_DEBUG("fast path: fds %d/%d: %s direction handed to user space", sides_[kClient].fd,
             sides_[kNode].fd, src == kClient ? "up" : "down");
@@ -429,6 +431,11 @@ void KernelForwarder::finish(ForwardEnd end) {
 // Only at the end (every byte delivered, or a reset): taking a socket out of its last map
 // frees whatever is still queued to it. Verdict map first, then targets, then the slots.
 void KernelForwarder::detach() {
+  if (live_) {
+    --fp_.counts().live_kernel;
+    if (hand_backs_ > 0) --fp_.counts().live_handed_back;
+    live_ = false;
+  }
   if (monitor_ != nullptr) monitor_->remove(monitor_id_, sides_[kClient].fd, sides_[kNode].fd);
   monitor_ = nullptr;
   for (Side& s : sides_) {

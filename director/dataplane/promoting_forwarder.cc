@@ -134,6 +134,7 @@ void PromotingForwarder::check() {
       [this](ForwardEnd e, const ForwardStats& st, const HalfState& hs) { onDone(e, st, hs); });
   if (!kf.ok()) {
     LOG_WARN("fast path promotion failed, staying in user space: %s", kf.error().c_str());
+    ++wheel_.fastPath().counts().promotion_failed;
     user_->resume();
     return;
   }
