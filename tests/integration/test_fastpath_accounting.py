@@ -165,11 +165,13 @@ def test_byte_counters_are_exact_across_promotion_and_hand_back(tmp_path, fast_p
         assert d.metric("tsdirector_bytes_total", direction="down") == total_recv
         assert total_sent == sum(e.rx for e in nodes.values())
         assert total_recv == sum(e.tx for e in nodes.values())
-        # Each pair was promoted once and each of its two directions handed back once (the
-        # reader's stall makes both queues pass demote_bytes; see delayed_read).
+        # Each pair was promoted once; the reader's stall hands its echo direction back (see
+        # delayed_read), the upload direction too when its queue passes demote_bytes before
+        # the node blocks (usual, not certain on a loaded machine). Never twice.
         assert d.metric("tsdirector_fast_path_transitions_total", event="promoted") == 4
-        assert d.metric("tsdirector_fast_path_transitions_total", event="handed_back") == 8
-        assert d.metric("tsdirector_fast_path_handbacks_total", reason="queue") == 8
+        hb = d.metric("tsdirector_fast_path_transitions_total", event="handed_back")
+        assert 4 <= hb <= 8, hb
+        assert d.metric("tsdirector_fast_path_handbacks_total", reason="queue") == hb
         assert d.metric("tsdirector_connection_resets_total") == 0
         for path in ("userspace", "kernel", "handed_back"):
             assert d.metric("tsdirector_fast_path_pairs", path=path) == 0, path
@@ -202,13 +204,17 @@ def test_pairs_gauge_follows_promotion_and_hand_back(tmp_path):
         assert d.metric("tsdirector_fast_path_pairs", path="kernel") == 1
         assert d.metric("tsdirector_fast_path_pairs", path="userspace") == 0
         res = {}
-        t = threading.Thread(target=lambda: res.update(r=recv_all_and_hash(s, limit=8 * MiB)))
+        t = threading.Thread(target=lambda: res.update(r=delayed_read(s, 16 * MiB)))
         t.start()
-        h = send_all_and_hash(s, 8 * MiB, seed=5)
+        h = send_all_and_hash(s, 16 * MiB, seed=5)
         t.join(120)
-        assert res["r"] == (8 * MiB, h)
-        assert d.metric("tsdirector_fast_path_pairs", path="handed_back") == 1
-        assert d.metric("tsdirector_fast_path_pairs", path="kernel") == 0
+        assert res["r"] == (16 * MiB, h)
+        # Handed back on every quiet run; a heavily loaded machine may carry the whole burst
+        # before a 50 ms check sees the queue: the gauge must agree with the counter either way.
+        handed = d.metric("tsdirector_fast_path_transitions_total", event="handed_back") > 0
+        assert d.metric("tsdirector_fast_path_pairs", path="handed_back") == int(handed)
+        assert d.metric("tsdirector_fast_path_pairs", path="kernel") == 1 - int(handed)
+        assert d.metric("tsdirector_fast_path_pairs", path="userspace") == 0
         s.shutdown(socket.SHUT_WR)
         assert s.recv(1) == b""
         s.close()

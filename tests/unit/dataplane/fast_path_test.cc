@@ -14,6 +14,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstring>
 #include <optional>
@@ -21,6 +22,7 @@
 #include <vector>
 
 #include "director/dataplane/kernel_forwarder.h"
+#include "director/dataplane/promoting_forwarder.h"
 
 namespace tsd::director {
 namespace {
@@ -409,6 +411,93 @@ TEST_F(FastPathTest, BulkIntoAnEchoNodeNeverDeadlocks) {
 }
 
 // Without CAP_BPF/CAP_NET_ADMIN the load fails with a message that names them.
+// Many pairs share one wheel (one timer): quiet pairs are promoted once each, a bulk pair is
+// kept in user space and keeps being judged, a pair that ends leaves the wheel, and every byte
+// crosses the promotion intact and counted.
+TEST_F(FastPathTest, PromotionWheelPromotesQuietPairsOnceAndKeepsBulkInUserSpace) {
+  PromotionWheel wheel(base_.get(), *fp_);
+  wheel.setPeriod(std::chrono::milliseconds(20));
+  auto user = std::make_shared<UserspaceForwarder::Options>();
+  user->scratch = &scratch_;
+  auto opts = std::make_shared<PromotionOptions>();
+  opts->user = user;
+  opts->kernel.scratch = &scratch_;
+  opts->rules.min_age_ms = 20;
+  opts->rules.max_window_bytes = 64 << 10;
+  constexpr int kQuiet = 20;
+  std::vector<Chain> chains(kQuiet + 1);
+  std::vector<Outcome> outs(kQuiet + 1);
+  std::vector<std::unique_ptr<PromotingForwarder>> fwd;
+  for (int i = 0; i <= kQuiet; ++i) {
+    chains[i] = chain();
+    Outcome* out = &outs[i];
+    fwd.push_back(std::make_unique<PromotingForwarder>(
+        wheel, chains[i].dc.get(), chains[i].dn.get(), opts,
+        [out](ForwardEnd e, const ForwardStats& s, const HalfState& h) {
+          *out = Outcome{true, e, s, h};
+        }));
+  }
+  EXPECT_EQ(wheel.waiting(), static_cast<size_t>(kQuiet + 1));
+  // A byte each way through user space before the promotion.
+  for (int i = 0; i < kQuiet; ++i) {
+    ASSERT_TRUE(writeAll(chains[i].client.get(), 1, 0, 1));
+    ASSERT_TRUE(writeAll(chains[i].node.get(), 2, 0, 1));
+  }
+  // The last pair streams (more than max_window_bytes per window) until the quiet ones are
+  // promoted: meanwhile it stays in user space.
+  Chain& bulk = chains[kQuiet];
+  std::atomic<bool> stop{false};
+  uint64_t bulk_sent = 0;
+  std::thread sender([&] {
+    while (!stop && writeAll(bulk.client.get(), 3, bulk_sent, 64 << 10)) bulk_sent += 64 << 10;
+  });
+  std::optional<uint64_t> bulk_got;
+  std::thread reader([&] { bulk_got = readCheck(bulk.node.get(), 3); });
+  runUntil([&] { return fp_->counts().promoted == kQuiet; });
+  EXPECT_FALSE(fwd[kQuiet]->promoted());
+  EXPECT_EQ(wheel.waiting(), 1u);  // the bulk pair, still judged every period
+  stop = true;
+  sender.join();
+  for (int i = 0; i < kQuiet; ++i) EXPECT_TRUE(fwd[i]->promoted()) << i;
+  // Through the kernel now: the rest of each stream, then FIN both ways.
+  for (int i = 0; i < kQuiet; ++i) {
+    ASSERT_TRUE(writeAll(chains[i].client.get(), 1, 1, 4096));
+    ASSERT_TRUE(writeAll(chains[i].node.get(), 2, 1, 4096));
+    shutdown(chains[i].client.get(), SHUT_WR);
+    shutdown(chains[i].node.get(), SHUT_WR);
+  }
+  shutdown(bulk.client.get(), SHUT_WR);
+  std::vector<std::thread> readers;
+  std::vector<std::optional<uint64_t>> up(kQuiet), down(kQuiet);
+  for (int i = 0; i < kQuiet; ++i) {
+    readers.emplace_back([&, i] { up[i] = readCheck(chains[i].node.get(), 1); });
+    readers.emplace_back([&, i] { down[i] = readCheck(chains[i].client.get(), 2); });
+  }
+  runUntil([&] {
+    for (int i = 0; i < kQuiet; ++i) {
+      if (!outs[i].done) return false;
+    }
+    return true;
+  });
+  shutdown(bulk.node.get(), SHUT_WR);
+  runUntil([&] { return outs[kQuiet].done; });
+  reader.join();
+  for (auto& t : readers) t.join();
+  for (int i = 0; i < kQuiet; ++i) {
+    EXPECT_EQ(outs[i].end, ForwardEnd::kClosed) << i;
+    EXPECT_EQ(up[i], 4097u) << i;  // reads from offset 0: the byte before and the rest
+    EXPECT_EQ(down[i], 4097u) << i;
+    EXPECT_EQ(outs[i].stats.up, 4097u) << i;
+    EXPECT_EQ(outs[i].stats.down, 4097u) << i;
+  }
+  EXPECT_EQ(outs[kQuiet].end, ForwardEnd::kClosed);
+  EXPECT_EQ(bulk_got, bulk_sent);
+  EXPECT_EQ(outs[kQuiet].stats.up, bulk_sent);
+  EXPECT_EQ(wheel.waiting(), 0u);
+  EXPECT_EQ(fp_->counts().live_kernel, 0u);
+  EXPECT_EQ(fp_->mapEntries(), 0u);
+}
+
 TEST_F(FastPathTest, LoadWithoutCapabilitiesFailsWithAClearMessage) {
   int pipefd[2];
   ASSERT_EQ(pipe(pipefd), 0);
