@@ -428,36 +428,45 @@ TEST_F(FastPathTest, PromotionWheelPromotesQuietPairsOnceAndKeepsBulkInUserSpace
   std::vector<Chain> chains(kQuiet + 1);
   std::vector<Outcome> outs(kQuiet + 1);
   std::vector<std::unique_ptr<PromotingForwarder>> fwd;
-  for (int i = 0; i <= kQuiet; ++i) {
-    chains[i] = chain();
+  auto add = [&](int i) {
     Outcome* out = &outs[i];
     fwd.push_back(std::make_unique<PromotingForwarder>(
         wheel, chains[i].dc.get(), chains[i].dn.get(), opts,
         [out](ForwardEnd e, const ForwardStats& s, const HalfState& h) {
           *out = Outcome{true, e, s, h};
         }));
-  }
-  EXPECT_EQ(wheel.waiting(), static_cast<size_t>(kQuiet + 1));
+  };
+  for (int i = 0; i <= kQuiet; ++i) chains[i] = chain();
+  for (int i = 0; i < kQuiet; ++i) add(i);
   // A byte each way through user space before the promotion.
   for (int i = 0; i < kQuiet; ++i) {
     ASSERT_TRUE(writeAll(chains[i].client.get(), 1, 0, 1));
     ASSERT_TRUE(writeAll(chains[i].node.get(), 2, 0, 1));
   }
-  // The last pair streams (more than max_window_bytes per window) until the quiet ones are
-  // promoted: meanwhile it stays in user space.
+  // The last pair is bulk towards a node that does not read yet: its first window has large
+  // reads, and from then on user space holds bytes the node cannot take (buffered). Either
+  // keeps it in user space, whatever the scheduling of this loaded machine.
   Chain& bulk = chains[kQuiet];
-  std::atomic<bool> stop{false};
-  uint64_t bulk_sent = 0;
-  std::thread sender([&] {
-    while (!stop && writeAll(bulk.client.get(), 3, bulk_sent, 64 << 10)) bulk_sent += 64 << 10;
+  const uint64_t bulk_sent = 32 << 20;
+  std::thread sender([&] { EXPECT_TRUE(writeAll(bulk.client.get(), 3, 0, bulk_sent)); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));  // the client's buffers fill
+  add(kQuiet);
+  EXPECT_EQ(wheel.waiting(), static_cast<size_t>(kQuiet + 1));
+  runUntil([&] {
+    for (int i = 0; i < kQuiet; ++i) {
+      if (!fwd[i]->promoted()) return false;
+    }
+    return true;
   });
-  std::optional<uint64_t> bulk_got;
-  std::thread reader([&] { bulk_got = readCheck(bulk.node.get(), 3); });
-  runUntil([&] { return fp_->counts().promoted == kQuiet; });
   EXPECT_FALSE(fwd[kQuiet]->promoted());
   EXPECT_EQ(wheel.waiting(), 1u);  // the bulk pair, still judged every period
-  stop = true;
-  sender.join();
+  EXPECT_EQ(fp_->counts().promoted, static_cast<uint64_t>(kQuiet));
+  std::optional<uint64_t> bulk_got;
+  std::atomic<bool> bulk_read{false};
+  std::thread reader([&] {
+    bulk_got = readCheck(bulk.node.get(), 3, 0, bulk_sent);
+    bulk_read = true;
+  });
   for (int i = 0; i < kQuiet; ++i) EXPECT_TRUE(fwd[i]->promoted()) << i;
   // Through the kernel now: the rest of each stream, then FIN both ways.
   for (int i = 0; i < kQuiet; ++i) {
@@ -466,7 +475,6 @@ TEST_F(FastPathTest, PromotionWheelPromotesQuietPairsOnceAndKeepsBulkInUserSpace
     shutdown(chains[i].client.get(), SHUT_WR);
     shutdown(chains[i].node.get(), SHUT_WR);
   }
-  shutdown(bulk.client.get(), SHUT_WR);
   std::vector<std::thread> readers;
   std::vector<std::optional<uint64_t>> up(kQuiet), down(kQuiet);
   for (int i = 0; i < kQuiet; ++i) {
@@ -479,6 +487,9 @@ TEST_F(FastPathTest, PromotionWheelPromotesQuietPairsOnceAndKeepsBulkInUserSpace
     }
     return true;
   });
+  runUntil([&] { return bulk_read || outs[kQuiet].done; });
+  sender.join();
+  shutdown(bulk.client.get(), SHUT_WR);
   shutdown(bulk.node.get(), SHUT_WR);
   runUntil([&] { return outs[kQuiet].done; });
   reader.join();
