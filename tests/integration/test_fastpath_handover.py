@@ -4,7 +4,7 @@ used to be reset after a 10 s drain), and peers that stop reading for longer tha
 
 The heavier tests take their size from the environment (the suite runs the defaults):
 TSD_FP_ROUNDS (50 echo transfers in a row), TSD_FP_STALL_S (30 s without reading),
-TSD_FP_SOAK_S (60 s soak with 200 pairs)."""
+TSD_FP_SOAK_S (60 s soak with 200 pairs); with TSD_SANITIZED=1 the defaults are 10, 12 s, 20 s."""
 import os
 import shutil
 import socket
@@ -20,9 +20,13 @@ from tsdlib import Backend, bpf_map_entries, connect, free_port, recv_all_and_ha
 pytestmark = pytest.mark.skipif(not bpf_possible(), reason="needs root and a TSD_BPF build")
 
 MiB = 1 << 20
-ROUNDS = int(os.environ.get("TSD_FP_ROUNDS", "50"))
-STALL_S = float(os.environ.get("TSD_FP_STALL_S", "30"))
-SOAK_S = int(os.environ.get("TSD_FP_SOAK_S", "60"))
+# The sanitized pass of the suite (TSD_SANITIZED=1, scripts/test.sh runs the integration tests
+# twice) checks the same paths for memory errors at a fraction of the size; the release pass
+# carries the full counts.
+_SAN = os.environ.get("TSD_SANITIZED") == "1"
+ROUNDS = int(os.environ.get("TSD_FP_ROUNDS", "10" if _SAN else "50"))
+STALL_S = float(os.environ.get("TSD_FP_STALL_S", "12" if _SAN else "30"))
+SOAK_S = int(os.environ.get("TSD_FP_SOAK_S", "20" if _SAN else "60"))
 
 
 def start_director(tmp_path, fast_path, node_addr, promote_after="0"):
