@@ -509,6 +509,50 @@ TEST_F(FastPathTest, PromotionWheelPromotesQuietPairsOnceAndKeepsBulkInUserSpace
   EXPECT_EQ(fp_->mapEntries(), 0u);
 }
 
+// A pair promoted while a stream is flowing (rules that accept any window): the bytes read
+// before, those waiting in the sockets at the hand-off and those after all arrive, in order.
+// DISABLED: fails 2 runs in 4 here (open bug, docs/fast-path.md "Open"): after the up direction
+// is handed back, the drain stops with taken (33.5 MB) < redirected (66.9 MB): the psock backlog
+// stops sending to the node and the direction never reaches kUser. Enable once fixed.
+TEST_F(FastPathTest, DISABLED_PromotionInTheMiddleOfAStreamLosesNothing) {
+  PromotionWheel wheel(base_.get(), *fp_);
+  wheel.setPeriod(std::chrono::milliseconds(10));
+  auto user = std::make_shared<UserspaceForwarder::Options>();
+  user->scratch = &scratch_;
+  auto opts = std::make_shared<PromotionOptions>();
+  opts->user = user;
+  opts->kernel.scratch = &scratch_;
+  opts->rules.min_age_ms = 10;
+  opts->rules.max_message = ~uint64_t{0};
+  opts->rules.max_window_bytes = ~uint64_t{0};
+  Chain c = chain();
+  Outcome out;
+  PromotingForwarder f(wheel, c.dc.get(), c.dn.get(), opts,
+                       [&out](ForwardEnd e, const ForwardStats& s, const HalfState& h) {
+                         out = Outcome{true, e, s, h};
+                       });
+  const uint64_t n = 64 << 20;
+  std::thread sender([&] {
+    EXPECT_TRUE(writeAll(c.client.get(), 7, 0, n));
+    shutdown(c.client.get(), SHUT_WR);
+  });
+  std::optional<uint64_t> got;
+  std::atomic<bool> read_done{false};
+  std::thread reader([&] {
+    got = readCheck(c.node.get(), 7, 0, kNoDemote, 20);  // a slow reader
+    read_done = true;
+  });
+  runUntil([&] { return read_done.load(); });
+  sender.join();
+  reader.join();
+  EXPECT_TRUE(f.promoted());
+  EXPECT_EQ(got, n);
+  shutdown(c.node.get(), SHUT_WR);
+  runUntil([&] { return out.done; });
+  EXPECT_EQ(out.end, ForwardEnd::kClosed);
+  EXPECT_EQ(out.stats.up, n);
+}
+
 TEST_F(FastPathTest, LoadWithoutCapabilitiesFailsWithAClearMessage) {
   int pipefd[2];
   ASSERT_EQ(pipe(pipefd), 0);
