@@ -5,6 +5,7 @@
 #   usage: scripts/bench-director.sh userspace|ebpf|auto
 #   env:   DIR_PORT DIR_BACKENDS (127.0.0.1:p1,127.0.0.1:p2,..) DIR_WORKDIR  (set by the caller)
 #          TSD_BIN  the tsdirector binary [build/bin/tsdirector]; TSD_LOG_LEVEL [warn]
+#          TSD_BENCH_DIRECTOR  extra [director] lines, e.g. "demote_bytes = 256K" (an experiment)
 # Settings mirror the HAProxy/nginx adapters: round robin, no stickiness, no idle timeout.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -40,6 +41,7 @@ cfg=$wd/tsdirector.ini
   echo "transparent = no"
   echo "state_dir = $wd/state"
   echo "idle_timeout = 0"
+  [ -n "${TSD_BENCH_DIRECTOR:-}" ] && printf '%s\n' "$TSD_BENCH_DIRECTOR"
   echo
   echo "[service bench]"
   echo "listen = 127.0.0.1:$DIR_PORT"

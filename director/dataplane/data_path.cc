@@ -10,12 +10,27 @@
 #else
 namespace tsd::director {
 class FastPath {};
+class PromotionWheel {};
+struct PromotionOptions {};
 }  // namespace tsd::director
 #endif
 
 namespace tsd::director {
 
-DataPath::DataPath(event_base* base) : base_(base) {}
+#ifdef TSD_HAVE_BPF
+namespace {
+KernelForwarder::Options kernelOptions(uint64_t demote_bytes,
+                                       const UserspaceForwarder::Options& u) {
+  KernelForwarder::Options o;
+  o.demote_bytes = demote_bytes;
+  o.buffer_size = u.buffer_size;
+  o.scratch = u.scratch;
+  return o;
+}
+}  // namespace
+#endif
+
+DataPath::DataPath(event_base* base) : base_(base) { configure(conf::DirectorConfig{}); }
 DataPath::~DataPath() = default;
 
 Result<std::unique_ptr<DataPath>> DataPath::create(event_base* base, conf::FastPath mode) {
@@ -25,6 +40,8 @@ Result<std::unique_ptr<DataPath>> DataPath::create(event_base* base, conf::FastP
   auto fp = FastPath::load();
   if (fp.ok()) {
     dp->fast_path_ = std::move(fp).value();
+    dp->wheel_ = std::make_unique<PromotionWheel>(base, *dp->fast_path_);
+    dp->configure(conf::DirectorConfig{});
     return dp;
   }
   dp->fast_path_error_ = fp.error();
@@ -41,7 +58,8 @@ DataPath::FastPathCounts DataPath::fastPathCounts() const {
 #ifdef TSD_HAVE_BPF
   if (fast_path_) {
     const auto& c = fast_path_->counts();
-    return {c.inserted, c.promoted, c.handed_back};
+    return {c.inserted,         c.promoted,    c.handed_back,
+            c.promotion_failed, c.live_kernel, c.live_handed_back};
   }
 #endif
   return {};
@@ -49,10 +67,23 @@ DataPath::FastPathCounts DataPath::fastPathCounts() const {
 
 void DataPath::configure(const conf::DirectorConfig& cfg) {
   if (scratch_.size() < cfg.buffer_size) scratch_.resize(cfg.buffer_size);
-  buffer_size_ = static_cast<uint32_t>(std::min<size_t>(cfg.buffer_size, scratch_.size()));
-  idle_timeout_ = cfg.idle_timeout;
+  auto u = std::make_shared<UserspaceForwarder::Options>();
+  u->buffer_size = static_cast<uint32_t>(std::min<size_t>(cfg.buffer_size, scratch_.size()));
+  u->idle_timeout = cfg.idle_timeout;
+  u->scratch = &scratch_;
+  user_opts_ = std::move(u);
   demote_bytes_ = cfg.demote_bytes;
-  promote_after_ = cfg.promote_after;
+  promo_opts_ = nullptr;
+#ifdef TSD_HAVE_BPF
+  if (wheel_ && cfg.promote_after.count() > 0) {
+    auto p = std::make_shared<PromotionOptions>();
+    p->user = user_opts_;
+    p->kernel = kernelOptions(demote_bytes_, *user_opts_);
+    p->rules.min_age_ms = static_cast<uint64_t>(cfg.promote_after.count());
+    promo_opts_ = std::move(p);
+    wheel_->setPeriod(cfg.promote_after);
+  }
+#endif
 }
 
 std::unique_ptr<Forwarder> DataPath::start(int client_fd, int node_fd, Forwarder::Done done,
@@ -60,26 +91,15 @@ std::unique_ptr<Forwarder> DataPath::start(int client_fd, int node_fd, Forwarder
   *kernel = false;
 #ifdef TSD_HAVE_BPF
   if (fast_path_) {
-    KernelForwarder::Options o;
-    o.demote_bytes = demote_bytes_;
-    o.buffer_size = buffer_size_;
-    o.scratch = &scratch_;
-    if (promote_after_.count() > 0) {
-      UserspaceForwarder::Options u;
-      u.buffer_size = buffer_size_;
-      u.idle_timeout = idle_timeout_;
-      u.scratch = &scratch_;
-      PromotionRules rules;
-      rules.min_age_ms = static_cast<uint64_t>(promote_after_.count());
-      *kernel = true;
-      return std::make_unique<PromotingForwarder>(*fast_path_, base_, client_fd, node_fd, u, o,
-                                                  rules, std::move(done));
+    *kernel = true;
+    if (promo_opts_) {
+      return std::make_unique<PromotingForwarder>(*wheel_, client_fd, node_fd, promo_opts_,
+                                                  std::move(done));
     }
-    auto kf = KernelForwarder::start(*fast_path_, base_, client_fd, node_fd, o, done);
-    if (kf.ok()) {
-      *kernel = true;
-      return std::move(kf).value();
-    }
+    auto kf = KernelForwarder::start(*fast_path_, base_, client_fd, node_fd,
+                                     kernelOptions(demote_bytes_, *user_opts_), done);
+    if (kf.ok()) return std::move(kf).value();
+    *kernel = false;
     LOG_WARN("fast path hand-off failed, using user space: %s", kf.error().c_str());
   }
 #endif
@@ -88,11 +108,8 @@ std::unique_ptr<Forwarder> DataPath::start(int client_fd, int node_fd, Forwarder
 
 std::unique_ptr<Forwarder> DataPath::userspace(int client_fd, int node_fd, const HalfState& hs,
                                                Forwarder::Done done) {
-  UserspaceForwarder::Options o;
-  o.buffer_size = buffer_size_;
-  o.idle_timeout = idle_timeout_;
-  o.scratch = &scratch_;
-  return std::make_unique<UserspaceForwarder>(base_, client_fd, node_fd, o, hs, std::move(done));
+  return std::make_unique<UserspaceForwarder>(base_, client_fd, node_fd, user_opts_, hs,
+                                              std::move(done));
 }
 
 }  // namespace tsd::director

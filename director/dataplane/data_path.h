@@ -12,10 +12,13 @@
 #include "conf/config.h"
 #include "conf/result.h"
 #include "director/dataplane/forwarder.h"
+#include "director/dataplane/userspace_forwarder.h"
 
 namespace tsd::director {
 
 class FastPath;
+class PromotionWheel;
+struct PromotionOptions;
 
 class DataPath {
  public:
@@ -26,7 +29,8 @@ class DataPath {
   DataPath(const DataPath&) = delete;
   DataPath& operator=(const DataPath&) = delete;
 
-  // Buffer size, idle timeout and demotion threshold for pairs started from now on. The
+  // Buffer size, idle timeout and demotion threshold for pairs started from now on (built once
+  // here and shared by reference by every pair; pairs started before keep theirs). The
   // scratch buffer only grows (forwarders hold a pointer to it).
   void configure(const conf::DirectorConfig& cfg);
   size_t scratchSize() const { return scratch_.size(); }
@@ -45,7 +49,10 @@ class DataPath {
   struct FastPathCounts {
     uint64_t inserted = 0;
     uint64_t promoted = 0;
-    uint64_t handed_back = 0;
+    uint64_t handed_back = 0;       // all for one reason so far: queue above demote_bytes
+    uint64_t promotion_failed = 0;  // the kernel refused the pair (it stayed in user space)
+    uint64_t live_kernel = 0;       // live pairs in the maps (both directions or one)
+    uint64_t live_handed_back = 0;  // ...of which one or both directions are in user space
   };
   FastPathCounts fastPathCounts() const;
 
@@ -56,10 +63,10 @@ class DataPath {
   std::unique_ptr<FastPath> fast_path_;
   std::string fast_path_error_;
   std::vector<char> scratch_;
-  uint32_t buffer_size_ = 256 * 1024;
-  conf::Duration idle_timeout_{0};
+  std::shared_ptr<const UserspaceForwarder::Options> user_opts_;
+  std::shared_ptr<const PromotionOptions> promo_opts_;  // null: promote at connect
   uint64_t demote_bytes_ = 4 << 20;
-  conf::Duration promote_after_{200};
+  std::unique_ptr<PromotionWheel> wheel_;  // with the fast path: one timer for every pair
 };
 
 }  // namespace tsd::director

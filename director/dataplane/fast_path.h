@@ -62,9 +62,13 @@ class FastPath {
   uint64_t redirectedBytes(uint32_t slot) const;
   // Hand-over events of all pairs, for metrics (monotonic).
   struct Counts {
-    uint64_t inserted = 0;     // pairs put in the maps (at connect or promoted later)
-    uint64_t promoted = 0;     // ...of which promoted from user space
-    uint64_t handed_back = 0;  // directions handed to user space (queue above demote_bytes)
+    uint64_t inserted = 0;          // pairs put in the maps (at connect or promoted later)
+    uint64_t promoted = 0;          // ...of which promoted from user space
+    uint64_t handed_back = 0;       // directions handed to user space (queue above demote_bytes)
+    uint64_t promotion_failed = 0;  // promotions the kernel refused (the pair stayed in user space)
+    // Live pairs now: in the maps, and of those with at least one direction handed back.
+    uint64_t live_kernel = 0;
+    uint64_t live_handed_back = 0;
   };
   Counts& counts() { return counts_; }
   const Counts& counts() const { return counts_; }

@@ -168,6 +168,8 @@ Result<std::unique_ptr<KernelForwarder>> KernelForwarder::start(FastPath& fp, ev
     return makeError(s.error());
   }
   ++fp.counts().inserted;
+  ++fp.counts().live_kernel;
+  f->live_ = true;
   return f;
 }
 
@@ -357,7 +359,7 @@ void KernelForwarder::handBack(int src) {
   sides_[src].in_verdict = false;
   dirs_[src].barrierPassed();
   user_->setGate(src, UserspaceForwarder::Gate::kHold);
-  ++hand_backs_;
+  if (hand_backs_++ == 0 && live_) ++fp_.counts().live_handed_back;
   ++fp_.counts().handed_back;
   LOG_DEBUG("fast path: fds %d/%d: %s direction handed to user space", sides_[kClient].fd,
             sides_[kNode].fd, src == kClient ? "up" : "down");
@@ -379,14 +381,16 @@ void KernelForwarder::tryTakeOver(int src) {
 
 void KernelForwarder::ensureUser() {
   if (user_) return;
-  UserspaceForwarder::Options o;
-  o.buffer_size = opts_.buffer_size;
-  o.scratch = opts_.scratch;
-  o.gates[0] = o.gates[1] = UserspaceForwarder::Gate::kKernel;
-  o.confirm_eof = [this](int dir, uint64_t read) { return confirmEof(dir, read); };
+  // Its own options (only pairs with a handed-back direction have them): the gates and the EOF
+  // check belong to this pair.
+  auto o = std::make_shared<UserspaceForwarder::Options>();
+  o->buffer_size = opts_.buffer_size;
+  o->scratch = opts_.scratch;
+  o->gates[0] = o->gates[1] = UserspaceForwarder::Gate::kKernel;
+  o->confirm_eof = [this](int dir, uint64_t read) { return confirmEof(dir, read); };
   HalfState hs{sides_[kClient].fin_passed, sides_[kNode].fin_passed};
   user_ = std::make_unique<UserspaceForwarder>(
-      base_, sides_[kClient].fd, sides_[kNode].fd, o, hs,
+      base_, sides_[kClient].fd, sides_[kNode].fd, std::move(o), hs,
       [this](ForwardEnd end, const ForwardStats&, const HalfState&) { onUserDone(end); });
 }
 
@@ -434,6 +438,11 @@ void KernelForwarder::finish(ForwardEnd end) {
 // Only at the end (every byte delivered, or a reset): taking a socket out of its last map
 // frees whatever is still queued to it. Verdict map first, then targets, then the slots.
 void KernelForwarder::detach() {
+  if (live_) {
+    --fp_.counts().live_kernel;
+    if (hand_backs_ > 0) --fp_.counts().live_handed_back;
+    live_ = false;
+  }
   if (monitor_ != nullptr) monitor_->remove(monitor_id_, sides_[kClient].fd, sides_[kNode].fd);
   monitor_ = nullptr;
   for (Side& s : sides_) {

@@ -123,6 +123,7 @@ class KernelForwarder : public Forwarder {
   Options opts_;
   Done done_;
   bool done_called_ = false;
+  bool live_ = false;  // counted in FastPath::Counts::live_kernel
   int ticks_ = 0;
   int hand_backs_ = 0;
   Side sides_[2];

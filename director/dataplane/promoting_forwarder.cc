@@ -2,36 +2,94 @@
 #ifdef TSD_HAVE_BPF
 #include "director/dataplane/promoting_forwarder.h"
 
+#include <algorithm>
+
 #include "conf/log.h"
 #include "director/dataplane/fast_path.h"
 
 namespace tsd::director {
 
-PromotingForwarder::PromotingForwarder(FastPath& fp, event_base* base, int client_fd, int node_fd,
-                                       const UserspaceForwarder::Options& user,
-                                       const KernelForwarder::Options& kernel,
-                                       const PromotionRules& rules, Done done)
-    : fp_(fp),
-      base_(base),
-      fds_{client_fd, node_fd},
-      user_opts_(user),
-      kernel_opts_(kernel),
-      rules_(rules),
-      done_(std::move(done)),
-      started_(std::chrono::steady_clock::now()) {
-  startUser();
-  // One check per min_age: a pair is judged on what it did over the last window.
-  check_ev_.reset(event_new(base_, -1, EV_PERSIST, &PromotingForwarder::onCheck, this));
-  timeval tv = toTimeval(std::chrono::milliseconds(std::max<uint64_t>(rules_.min_age_ms, 10)));
-  event_add(check_ev_.get(), &tv);
+// ---------------------------------------------------------------------------------------------
+PromotionWheel::PromotionWheel(event_base* base, FastPath& fp)
+    : base_(base),
+      fp_(fp),
+      tick_ev_(event_new(base, -1, EV_PERSIST, &PromotionWheel::onTick, this)) {
+  setPeriod(std::chrono::milliseconds(200));
 }
 
-PromotingForwarder::~PromotingForwarder() = default;
+PromotionWheel::~PromotionWheel() {
+  // Pairs outlive the wheel only at teardown; forget them so they do not touch it.
+  for (PromotingForwarder*& head : heads_) {
+    for (PromotingForwarder* f = head; f != nullptr; f = f->next_) f->slot_ = -1;
+    head = nullptr;
+  }
+}
 
-void PromotingForwarder::startUser() {
+void PromotionWheel::setPeriod(std::chrono::milliseconds period) {
+  auto tick = std::max<std::chrono::microseconds>(period, std::chrono::milliseconds(10)) / kSlots;
+  timeval tv = toTimeval(tick);
+  if (tv.tv_sec == tick_tv_.tv_sec && tv.tv_usec == tick_tv_.tv_usec) return;
+  tick_tv_ = tv;
+  if (count_ > 0) event_add(tick_ev_.get(), &tick_tv_);  // re-arms with the new period
+}
+
+// Into the slot checked next: its first check is then a tick away (too young: skipped), and
+// the one that judges it comes a full period later.
+void PromotionWheel::join(PromotingForwarder* f) {
+  f->slot_ = static_cast<int8_t>(cursor_);
+  f->prev_ = nullptr;
+  f->next_ = heads_[cursor_];
+  if (f->next_ != nullptr) f->next_->prev_ = f;
+  heads_[cursor_] = f;
+  if (count_++ == 0) event_add(tick_ev_.get(), &tick_tv_);
+}
+
+void PromotionWheel::leave(PromotingForwarder* f) {
+  if (f->slot_ < 0) return;
+  if (f->prev_ != nullptr) {
+    f->prev_->next_ = f->next_;
+  } else {
+    heads_[f->slot_] = f->next_;
+  }
+  if (f->next_ != nullptr) f->next_->prev_ = f->prev_;
+  f->prev_ = f->next_ = nullptr;
+  f->slot_ = -1;
+  if (--count_ == 0) event_del(tick_ev_.get());  // nothing waits: no wakeups
+}
+
+void PromotionWheel::onTick(evutil_socket_t, short, void* arg) {
+  static_cast<PromotionWheel*>(arg)->tick();
+}
+
+void PromotionWheel::tick() {
+  int slot = cursor_;
+  cursor_ = (cursor_ + 1) % kSlots;  // pairs joining during the checks go to the next slot
+  // A check can take only its own pair out of the list (a promotion), never another one: no
+  // forwarder finishes from inside check().
+  for (PromotingForwarder* f = heads_[slot]; f != nullptr;) {
+    PromotingForwarder* next = f->next_;
+    f->check();
+    f = next;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+PromotingForwarder::PromotingForwarder(PromotionWheel& wheel, int client_fd, int node_fd,
+                                       std::shared_ptr<const PromotionOptions> opts, Done done)
+    : wheel_(wheel),
+      opts_(std::move(opts)),
+      done_(std::move(done)),
+      started_(std::chrono::steady_clock::now()) {
   user_ = std::make_unique<UserspaceForwarder>(
-      base_, fds_[0], fds_[1], user_opts_, HalfState{},
+      wheel_.base(), client_fd, node_fd, opts_->user, HalfState{},
       [this](ForwardEnd e, const ForwardStats& st, const HalfState& hs) { onDone(e, st, hs); });
+  wheel_.join(this);
+}
+
+PromotingForwarder::~PromotingForwarder() { leaveWheel(); }
+
+void PromotingForwarder::leaveWheel() {
+  if (slot_ >= 0) wheel_.leave(this);
 }
 
 ForwardStats PromotingForwarder::stats() const {
@@ -51,53 +109,52 @@ void PromotingForwarder::abort() {
   user_->abort();
 }
 
-void PromotingForwarder::holdPromotion() {
-  if (check_ev_) event_del(check_ev_.get());
-}
-
-void PromotingForwarder::onCheck(evutil_socket_t, short, void* arg) {
-  static_cast<PromotingForwarder*>(arg)->check();
-}
+// Hand-over: a pair being exported is never promoted (after a failed hand-over it simply stays
+// in user space).
+void PromotingForwarder::holdPromotion() { leaveWheel(); }
 
 void PromotingForwarder::check() {
-  if (finished_ || kernel_) return;
+  if (finished_ || kernel_) return leaveWheel();
   PairActivity a;
   a.age_ms = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
                                        std::chrono::steady_clock::now() - started_)
                                        .count());
+  // Too young: keep the window growing, so the first judgement covers the whole life so far.
+  if (a.age_ms < opts_->rules.min_age_ms) return;
   user_->takeWindow(&a.window_bytes, &a.window_max_read);
   a.buffered = user_->buffered();
   a.half_closed = user_->anyEof();
-  if (a.half_closed) {
-    event_del(check_ev_.get());  // ending: it stays in user space
-    return;
-  }
-  if (!shouldPromote(rules_, a)) return;
+  if (a.half_closed) return leaveWheel();  // ending: it stays in user space
+  if (!shouldPromote(opts_->rules, a)) return;
+  leaveWheel();  // promoted or not, this pair is judged once more at most: never again
   // Nothing is buffered, so every byte user space read was written on: the kernel takes over
   // at a clean byte boundary. Stop reading first; bytes arriving now wait in the sockets.
   ForwardStats carried = user_->stats();
+  int client_fd = user_->clientFd();
+  int node_fd = user_->nodeFd();
   user_->stop();
   auto kf = KernelForwarder::start(
-      fp_, base_, fds_[0], fds_[1], kernel_opts_,
+      wheel_.fastPath(), wheel_.base(), client_fd, node_fd, opts_->kernel,
       [this](ForwardEnd e, const ForwardStats& st, const HalfState& hs) { onDone(e, st, hs); });
   if (!kf.ok()) {
     LOG_WARN("fast path promotion failed, staying in user space: %s", kf.error().c_str());
-    event_del(check_ev_.get());
+    ++wheel_.fastPath().counts().promotion_failed;
     user_->resume();
     return;
   }
-  event_del(check_ev_.get());
   before_ = carried;
-  retired_user_ = std::move(user_);
+  // We are in the wheel's timer, not in one of its callbacks: the stopped forwarder (and its
+  // two events) can go now rather than live as long as the pair.
+  user_.reset();
   kernel_ = std::move(kf).value();
-  ++fp_.counts().promoted;
+  ++wheel_.fastPath().counts().promoted;
 }
 
 // Called once by whichever forwarder carries the pair; may destroy us (last).
 void PromotingForwarder::onDone(ForwardEnd end, const ForwardStats& st, const HalfState& hs) {
   if (finished_) return;
   finished_ = true;
-  if (check_ev_) event_del(check_ev_.get());
+  leaveWheel();
   ForwardStats total = before_;
   total.up += st.up;
   total.down += st.down;

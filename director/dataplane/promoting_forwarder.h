@@ -1,11 +1,13 @@
 // PromotingForwarder: a pair starts on the user-space path and is promoted to the eBPF fast
 // path once it proved long-lived and interactive (shouldPromote), so short request/response
-// connections never pay for the kernel hand-off. Promoted at most once.
+// connections never pay for the kernel hand-off. Promoted at most once. Every pair of a
+// DataPath shares one options object and one PromotionWheel (one timer for all of them).
 #pragma once
 
 #include <event2/event.h>
 
 #include <chrono>
+#include <cstdint>
 #include <memory>
 
 #include "director/base/event_util.h"
@@ -16,12 +18,55 @@
 
 namespace tsd::director {
 
+class PromotingForwarder;
+
+// What every pair started under one configuration shares (held by reference, not copied).
+struct PromotionOptions {
+  std::shared_ptr<const UserspaceForwarder::Options> user;
+  KernelForwarder::Options kernel;
+  PromotionRules rules;
+};
+
+// One timer for every pair waiting for promotion on an event_base. The pairs sit in kSlots
+// intrusive lists; each tick (period / kSlots) checks one list, so each pair is judged once a
+// period, on the window of activity since its last check, and a new pair is first judged
+// between one period and one period plus a tick after it joined. The timer runs only while a
+// pair waits; joining and leaving are pointer updates (no allocation, no timer per pair).
+class PromotionWheel {
+ public:
+  static constexpr int kSlots = 4;
+
+  PromotionWheel(event_base* base, FastPath& fp);
+  ~PromotionWheel();
+  PromotionWheel(const PromotionWheel&) = delete;
+  PromotionWheel& operator=(const PromotionWheel&) = delete;
+
+  // The period (promote_after) for checks from the next tick on.
+  void setPeriod(std::chrono::milliseconds period);
+  FastPath& fastPath() { return fp_; }
+  event_base* base() const { return base_; }
+  size_t waiting() const { return count_; }
+
+  void join(PromotingForwarder* f);
+  void leave(PromotingForwarder* f);
+
+ private:
+  static void onTick(evutil_socket_t, short, void* arg);
+  void tick();
+
+  event_base* base_;
+  FastPath& fp_;
+  EventPtr tick_ev_;
+  timeval tick_tv_{};
+  PromotingForwarder* heads_[kSlots] = {};
+  int cursor_ = 0;  // the slot the next tick checks
+  size_t count_ = 0;
+};
+
 class PromotingForwarder final : public Forwarder {
  public:
-  PromotingForwarder(FastPath& fp, event_base* base, int client_fd, int node_fd,
-                     const UserspaceForwarder::Options& user,
-                     const KernelForwarder::Options& kernel, const PromotionRules& rules,
-                     Done done);
+  PromotingForwarder(PromotionWheel& wheel, int client_fd, int node_fd,
+                     std::shared_ptr<const PromotionOptions> opts, Done done);
   ~PromotingForwarder() override;
   PromotingForwarder(const PromotingForwarder&) = delete;
   PromotingForwarder& operator=(const PromotingForwarder&) = delete;
@@ -35,24 +80,24 @@ class PromotingForwarder final : public Forwarder {
   UserspaceForwarder* userPart() { return kernel_ ? nullptr : user_.get(); }
 
  private:
-  static void onCheck(evutil_socket_t, short, void* arg);
+  friend class PromotionWheel;
+
+  // From the wheel: judge the last window; may promote (and leave the wheel).
   void check();
-  void startUser();
+  void leaveWheel();
   void onDone(ForwardEnd end, const ForwardStats& st, const HalfState& hs);
 
-  FastPath& fp_;
-  event_base* base_;
-  int fds_[2];
-  UserspaceForwarder::Options user_opts_;
-  KernelForwarder::Options kernel_opts_;
-  PromotionRules rules_;
+  PromotionWheel& wheel_;
+  std::shared_ptr<const PromotionOptions> opts_;
   Done done_;
   std::chrono::steady_clock::time_point started_;
-  std::unique_ptr<UserspaceForwarder> user_;
-  std::unique_ptr<UserspaceForwarder> retired_user_;  // stopped at promotion, freed with us
-  std::unique_ptr<KernelForwarder> kernel_;
-  ForwardStats before_;  // bytes user space carried before the promotion
-  EventPtr check_ev_;
+  std::unique_ptr<UserspaceForwarder> user_;  // until the promotion
+  std::unique_ptr<KernelForwarder> kernel_;   // after it
+  ForwardStats before_;                       // bytes user space carried before the promotion
+  // The wheel's intrusive list.
+  PromotingForwarder* prev_ = nullptr;
+  PromotingForwarder* next_ = nullptr;
+  int8_t slot_ = -1;  // -1: not in the wheel
   bool finished_ = false;
 };
 

@@ -20,21 +20,22 @@ bool wouldBlock(int e) { return e == EAGAIN || e == EWOULDBLOCK; }
 }  // namespace
 
 UserspaceForwarder::UserspaceForwarder(event_base* base, int client_fd, int node_fd,
-                                       const Options& opts, HalfState initial, Done done)
-    : base_(base), opts_(opts), done_(std::move(done)) {
+                                       std::shared_ptr<const Options> opts, HalfState initial,
+                                       Done done)
+    : base_(base), opts_(std::move(opts)), done_(std::move(done)) {
   dirs_[0].from = client_fd;
   dirs_[0].to = node_fd;
   dirs_[1].from = node_fd;
   dirs_[1].to = client_fd;
   dirs_[0].eof = dirs_[0].shut = initial.up_eof;
   dirs_[1].eof = dirs_[1].shut = initial.down_eof;
-  dirs_[0].gate = opts_.gates[0];
-  dirs_[1].gate = opts_.gates[1];
+  dirs_[0].gate = opts_->gates[0];
+  dirs_[1].gate = opts_->gates[1];
   ev_[0].reset(event_new(base_, client_fd, EV_PERSIST, &UserspaceForwarder::onEvent, this));
   ev_[1].reset(event_new(base_, node_fd, EV_PERSIST, &UserspaceForwarder::onEvent, this));
-  if (opts_.idle_timeout.count() > 0) {
+  if (opts_->idle_timeout.count() > 0) {
     idle_ev_.reset(event_new(base_, -1, EV_PERSIST, &UserspaceForwarder::onIdle, this));
-    timeval tv = toTimeval(opts_.idle_timeout);
+    timeval tv = toTimeval(opts_->idle_timeout);
     event_add(idle_ev_.get(), &tv);
   }
   // Both directions may already be finished (a pair handed over while closing): report from
@@ -104,7 +105,7 @@ void UserspaceForwarder::resume() {
   if (!finished_ || !done_) return;
   finished_ = false;
   if (idle_ev_) {
-    timeval tv = toTimeval(opts_.idle_timeout);
+    timeval tv = toTimeval(opts_->idle_timeout);
     event_add(idle_ev_.get(), &tv);
   }
   updateInterest();
@@ -134,7 +135,7 @@ void UserspaceForwarder::adoptDirection(int dir, const DirectionState& in) {
   d.eof = in.eof || in.shut;
   d.shut = in.shut;
   if (!in.pending.empty()) {
-    d.pending.reset(new char[std::max<size_t>(in.pending.size(), opts_.buffer_size)]);
+    d.pending.reset(new char[std::max<size_t>(in.pending.size(), opts_->buffer_size)]);
     std::memcpy(d.pending.get(), in.pending.data(), in.pending.size());
     d.pending_off = 0;
     d.pending_len = static_cast<uint32_t>(in.pending.size());
@@ -178,16 +179,16 @@ void UserspaceForwarder::handle(int fd, short what) {
 }
 
 UserspaceForwarder::Step UserspaceForwarder::pump(Direction& d) {
-  char* buf = opts_.scratch->data();
+  char* buf = opts_->scratch->data();
   for (int i = 0; i < kMaxReadsPerWakeup && !d.eof && !d.eof_wait && d.pending_len == 0; ++i) {
-    ssize_t n = ::read(d.from, buf, opts_.buffer_size);
+    ssize_t n = ::read(d.from, buf, opts_->buffer_size);
     if (n < 0) {
       if (wouldBlock(errno)) return Step::kOk;
       if (errno == EINTR) continue;
       return Step::kReset;
     }
     if (n == 0) {
-      if (opts_.confirm_eof && !opts_.confirm_eof(static_cast<int>(&d - dirs_), d.read)) {
+      if (opts_->confirm_eof && !opts_->confirm_eof(static_cast<int>(&d - dirs_), d.read)) {
         d.eof_wait = true;  // bytes still on their way to this socket: read again later
         return Step::kOk;
       }
@@ -207,13 +208,13 @@ UserspaceForwarder::Step UserspaceForwarder::pump(Direction& d) {
     d.bytes += w;
     if (w < n) {
       // The peer is full: keep the rest and stop reading this side until it drains.
-      if (!d.pending) d.pending.reset(new char[opts_.buffer_size]);
+      if (!d.pending) d.pending.reset(new char[opts_->buffer_size]);
       std::memcpy(d.pending.get(), buf + w, n - w);
       d.pending_off = 0;
       d.pending_len = static_cast<uint32_t>(n - w);
       return Step::kOk;
     }
-    if (static_cast<size_t>(n) < opts_.buffer_size) return Step::kOk;  // socket drained
+    if (static_cast<size_t>(n) < opts_->buffer_size) return Step::kOk;  // socket drained
   }
   return Step::kOk;
 }

@@ -32,8 +32,10 @@ class UserspaceForwarder final : public Forwarder {
     // source so far; false: not yet (reads pause until retryRead).
     std::function<bool(int dir, uint64_t read)> confirm_eof;
   };
-  UserspaceForwarder(event_base* base, int client_fd, int node_fd, const Options& opts,
-                     HalfState initial, Done done);
+  // `opts` is shared by every forwarder started under one configuration (a pair holds a
+  // reference, not a copy: it costs 16 bytes per pair however many options there are).
+  UserspaceForwarder(event_base* base, int client_fd, int node_fd,
+                     std::shared_ptr<const Options> opts, HalfState initial, Done done);
   ~UserspaceForwarder() override;
   UserspaceForwarder(const UserspaceForwarder&) = delete;
   UserspaceForwarder& operator=(const UserspaceForwarder&) = delete;
@@ -55,6 +57,8 @@ class UserspaceForwarder final : public Forwarder {
   bool buffered() const { return dirs_[0].pending_len > 0 || dirs_[1].pending_len > 0; }
   bool anyEof() const { return dirs_[0].eof || dirs_[1].eof; }
   uint64_t readBytes(int dir) const { return dirs_[dir].read; }
+  int clientFd() const { return dirs_[0].from; }
+  int nodeFd() const { return dirs_[1].from; }
   // Activity since the last call: bytes read both ways and the largest single read.
   void takeWindow(uint64_t* bytes, uint64_t* max_read);
   // Drops every event without reporting: the owner took the pair over (or finished it).
@@ -99,7 +103,7 @@ class UserspaceForwarder final : public Forwarder {
   void finish(ForwardEnd end);
 
   event_base* base_;
-  Options opts_;
+  std::shared_ptr<const Options> opts_;
   Done done_;
   Direction dirs_[2];  // [0] client->node (up), [1] node->client (down)
   EventPtr ev_[2];     // [0] client fd, [1] node fd

@@ -4,6 +4,7 @@
 
 #include <prometheus/text_serializer.h>
 
+#include <algorithm>
 #include <deque>
 #include <map>
 #include <sstream>
@@ -115,6 +116,24 @@ void MetricsCollector::collectTraffic(Families& out) const {
   add(tr, static_cast<double>(fc.inserted), {{"event", "spliced"}});
   add(tr, static_cast<double>(fc.promoted), {{"event", "promoted"}});
   add(tr, static_cast<double>(fc.handed_back), {{"event", "handed_back"}});
+  add(tr, static_cast<double>(fc.promotion_failed), {{"event", "promotion_failed"}});
+  // One reason so far (a direction's queue passed demote_bytes); a FIN or a reset is carried
+  // through the kernel path and is not a hand-back.
+  add(counter(out, "fast_path_handbacks_total",
+              "Directions of fast-path pairs handed back to user space, by reason."),
+      static_cast<double>(fc.handed_back), {{"reason", "queue"}});
+  uint64_t open = s.active;
+  uint64_t kern = std::min<uint64_t>(fc.live_kernel, open);
+  uint64_t mixed = std::min<uint64_t>(fc.live_handed_back, kern);
+  auto& pairs =
+      gauge(out, "fast_path_pairs",
+            "Live connections now, by path: userspace (not in the maps: user space, not yet "
+            "promoted, or still connecting), kernel "
+            "(both directions spliced), handed_back (in the maps, one or both "
+            "directions carried by user space).");
+  add(pairs, static_cast<double>(open - kern), {{"path", "userspace"}});
+  add(pairs, static_cast<double>(kern - mixed), {{"path", "kernel"}});
+  add(pairs, static_cast<double>(mixed), {{"path", "handed_back"}});
   add(counter(out, "connection_resets_total", "Forwarded connections that ended in a reset."),
       static_cast<double>(s.resets));
   add(counter(out, "idle_timeouts_total", "Forwarded connections closed by idle_timeout."),

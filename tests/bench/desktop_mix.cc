@@ -290,6 +290,56 @@ void clientFail(ClientConn& c, Stats& st, int err) {
   close(c.fd);
 }
 
+// The orderly end of a run: FIN each way, every connection read to its end (bytes still on
+// their way are discarded), then closed. Closing with unread bytes would send RST, which the
+// director rightly counts as a reset. A reset or a connection not ended within 10 s counts.
+void drainAndClose(int ep, std::vector<ClientConn>& conns, Stats& st, char* buf, size_t len) {
+  size_t open = 0;
+  for (uint32_t i = 0; i < conns.size(); ++i) {
+    ClientConn& c = conns[i];
+    if (c.dead) continue;
+    if (!c.connected) {
+      c.dead = true;
+      close(c.fd);
+      continue;
+    }
+    shutdown(c.fd, SHUT_WR);
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.u32 = i;
+    epoll_ctl(ep, EPOLL_CTL_MOD, c.fd, &ev);
+    ++open;
+  }
+  const int64_t deadline = nowNs() + 10'000'000'000LL;
+  std::vector<epoll_event> evs(512);
+  while (open > 0 && nowNs() < deadline) {
+    int n = epoll_wait(ep, evs.data(), static_cast<int>(evs.size()), 100);
+    for (int i = 0; i < n; ++i) {
+      ClientConn& c = conns[evs[i].data.u32];
+      if (c.dead) continue;
+      for (;;) {
+        ssize_t r = recv(c.fd, buf, len, 0);
+        if (r > 0) continue;
+        if (r < 0 && (errno == EAGAIN || errno == EINTR)) break;
+        if (r < 0) {
+          clientFail(c, st, errno);
+        } else {
+          c.dead = true;
+          close(c.fd);
+        }
+        --open;
+        break;
+      }
+    }
+  }
+  for (ClientConn& c : conns) {
+    if (c.dead) continue;
+    ++st.errors;  // did not end within the deadline
+    c.dead = true;
+    close(c.fd);
+  }
+}
+
 // Consumes server frames; false on corrupt data.
 bool clientParse(ClientConn& c, Stats& st, int64_t now) {
   size_t pos = 0;
@@ -455,10 +505,9 @@ int runClient(const Options& o, bool json) {
   }
   int alive = 0;
   for (ClientConn& c : conns) {
-    if (c.dead) continue;
-    if (c.connected) ++alive;
-    close(c.fd);
+    if (!c.dead && c.connected) ++alive;
   }
+  drainAndClose(ep, conns, st, buf, sizeof buf);
   double k50 = percentile(st.rtt_us, 0.5), k99 = percentile(st.rtt_us, 0.99);
   double b50 = percentile(st.burst_ms, 0.5), b99 = percentile(st.burst_ms, 0.99);
   if (json) {

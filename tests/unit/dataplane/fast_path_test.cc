@@ -14,6 +14,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstring>
 #include <optional>
@@ -21,6 +22,7 @@
 #include <vector>
 
 #include "director/dataplane/kernel_forwarder.h"
+#include "director/dataplane/promoting_forwarder.h"
 
 namespace tsd::director {
 namespace {
@@ -409,6 +411,148 @@ TEST_F(FastPathTest, BulkIntoAnEchoNodeNeverDeadlocks) {
 }
 
 // Without CAP_BPF/CAP_NET_ADMIN the load fails with a message that names them.
+// Many pairs share one wheel (one timer): quiet pairs are promoted once each, a bulk pair is
+// kept in user space and keeps being judged, a pair that ends leaves the wheel, and every byte
+// crosses the promotion intact and counted.
+TEST_F(FastPathTest, PromotionWheelPromotesQuietPairsOnceAndKeepsBulkInUserSpace) {
+  PromotionWheel wheel(base_.get(), *fp_);
+  wheel.setPeriod(std::chrono::milliseconds(20));
+  auto user = std::make_shared<UserspaceForwarder::Options>();
+  user->scratch = &scratch_;
+  auto opts = std::make_shared<PromotionOptions>();
+  opts->user = user;
+  opts->kernel.scratch = &scratch_;
+  opts->rules.min_age_ms = 20;
+  opts->rules.max_window_bytes = 64 << 10;
+  constexpr int kQuiet = 20;
+  std::vector<Chain> chains(kQuiet + 1);
+  std::vector<Outcome> outs(kQuiet + 1);
+  std::vector<std::unique_ptr<PromotingForwarder>> fwd;
+  auto add = [&](int i) {
+    Outcome* out = &outs[i];
+    fwd.push_back(std::make_unique<PromotingForwarder>(
+        wheel, chains[i].dc.get(), chains[i].dn.get(), opts,
+        [out](ForwardEnd e, const ForwardStats& s, const HalfState& h) {
+          *out = Outcome{true, e, s, h};
+        }));
+  };
+  for (int i = 0; i <= kQuiet; ++i) chains[i] = chain();
+  for (int i = 0; i < kQuiet; ++i) add(i);
+  // A byte each way through user space before the promotion.
+  for (int i = 0; i < kQuiet; ++i) {
+    ASSERT_TRUE(writeAll(chains[i].client.get(), 1, 0, 1));
+    ASSERT_TRUE(writeAll(chains[i].node.get(), 2, 0, 1));
+  }
+  // The last pair is bulk towards a node that does not read yet: its first window has large
+  // reads, and from then on user space holds bytes the node cannot take (buffered). Either
+  // keeps it in user space, whatever the scheduling of this loaded machine.
+  Chain& bulk = chains[kQuiet];
+  const uint64_t bulk_sent = 32 << 20;
+  std::thread sender([&] { EXPECT_TRUE(writeAll(bulk.client.get(), 3, 0, bulk_sent)); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));  // the client's buffers fill
+  add(kQuiet);
+  EXPECT_EQ(wheel.waiting(), static_cast<size_t>(kQuiet + 1));
+  runUntil([&] {
+    for (int i = 0; i < kQuiet; ++i) {
+      if (!fwd[i]->promoted()) return false;
+    }
+    return true;
+  });
+  EXPECT_FALSE(fwd[kQuiet]->promoted());
+  EXPECT_EQ(wheel.waiting(), 1u);  // the bulk pair, still judged every period
+  EXPECT_EQ(fp_->counts().promoted, static_cast<uint64_t>(kQuiet));
+  std::optional<uint64_t> bulk_got;
+  std::atomic<bool> bulk_read{false};
+  std::thread reader([&] {
+    bulk_got = readCheck(bulk.node.get(), 3, 0, bulk_sent);
+    bulk_read = true;
+  });
+  for (int i = 0; i < kQuiet; ++i) EXPECT_TRUE(fwd[i]->promoted()) << i;
+  // Through the kernel now: the rest of each stream, then FIN both ways.
+  for (int i = 0; i < kQuiet; ++i) {
+    ASSERT_TRUE(writeAll(chains[i].client.get(), 1, 1, 4096));
+    ASSERT_TRUE(writeAll(chains[i].node.get(), 2, 1, 4096));
+    shutdown(chains[i].client.get(), SHUT_WR);
+    shutdown(chains[i].node.get(), SHUT_WR);
+  }
+  std::vector<std::thread> readers;
+  std::vector<std::optional<uint64_t>> up(kQuiet), down(kQuiet);
+  for (int i = 0; i < kQuiet; ++i) {
+    readers.emplace_back([&, i] { up[i] = readCheck(chains[i].node.get(), 1); });
+    readers.emplace_back([&, i] { down[i] = readCheck(chains[i].client.get(), 2); });
+  }
+  runUntil([&] {
+    for (int i = 0; i < kQuiet; ++i) {
+      if (!outs[i].done) return false;
+    }
+    return true;
+  });
+  runUntil([&] { return bulk_read || outs[kQuiet].done; });
+  sender.join();
+  shutdown(bulk.client.get(), SHUT_WR);
+  shutdown(bulk.node.get(), SHUT_WR);
+  runUntil([&] { return outs[kQuiet].done; });
+  reader.join();
+  for (auto& t : readers) t.join();
+  for (int i = 0; i < kQuiet; ++i) {
+    EXPECT_EQ(outs[i].end, ForwardEnd::kClosed) << i;
+    EXPECT_EQ(up[i], 4097u) << i;  // reads from offset 0: the byte before and the rest
+    EXPECT_EQ(down[i], 4097u) << i;
+    EXPECT_EQ(outs[i].stats.up, 4097u) << i;
+    EXPECT_EQ(outs[i].stats.down, 4097u) << i;
+  }
+  EXPECT_EQ(outs[kQuiet].end, ForwardEnd::kClosed);
+  EXPECT_EQ(bulk_got, bulk_sent);
+  EXPECT_EQ(outs[kQuiet].stats.up, bulk_sent);
+  EXPECT_EQ(wheel.waiting(), 0u);
+  EXPECT_EQ(fp_->counts().live_kernel, 0u);
+  EXPECT_EQ(fp_->mapEntries(), 0u);
+}
+
+// A pair promoted while a stream is flowing (rules that accept any window): the bytes read
+// before, those waiting in the sockets at the hand-off and those after all arrive, in order.
+// DISABLED: fails 2 runs in 4 here (open bug, docs/fast-path.md "Open"): after the up direction
+// is handed back, the drain stops with taken (33.5 MB) < redirected (66.9 MB): the psock backlog
+// stops sending to the node and the direction never reaches kUser. Enable once fixed.
+TEST_F(FastPathTest, DISABLED_PromotionInTheMiddleOfAStreamLosesNothing) {
+  PromotionWheel wheel(base_.get(), *fp_);
+  wheel.setPeriod(std::chrono::milliseconds(10));
+  auto user = std::make_shared<UserspaceForwarder::Options>();
+  user->scratch = &scratch_;
+  auto opts = std::make_shared<PromotionOptions>();
+  opts->user = user;
+  opts->kernel.scratch = &scratch_;
+  opts->rules.min_age_ms = 10;
+  opts->rules.max_message = ~uint64_t{0};
+  opts->rules.max_window_bytes = ~uint64_t{0};
+  Chain c = chain();
+  Outcome out;
+  PromotingForwarder f(wheel, c.dc.get(), c.dn.get(), opts,
+                       [&out](ForwardEnd e, const ForwardStats& s, const HalfState& h) {
+                         out = Outcome{true, e, s, h};
+                       });
+  const uint64_t n = 64 << 20;
+  std::thread sender([&] {
+    EXPECT_TRUE(writeAll(c.client.get(), 7, 0, n));
+    shutdown(c.client.get(), SHUT_WR);
+  });
+  std::optional<uint64_t> got;
+  std::atomic<bool> read_done{false};
+  std::thread reader([&] {
+    got = readCheck(c.node.get(), 7, 0, kNoDemote, 20);  // a slow reader
+    read_done = true;
+  });
+  runUntil([&] { return read_done.load(); });
+  sender.join();
+  reader.join();
+  EXPECT_TRUE(f.promoted());
+  EXPECT_EQ(got, n);
+  shutdown(c.node.get(), SHUT_WR);
+  runUntil([&] { return out.done; });
+  EXPECT_EQ(out.end, ForwardEnd::kClosed);
+  EXPECT_EQ(out.stats.up, n);
+}
+
 TEST_F(FastPathTest, LoadWithoutCapabilitiesFailsWithAClearMessage) {
   int pipefd[2];
   ASSERT_EQ(pipe(pipefd), 0);
