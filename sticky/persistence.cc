@@ -40,19 +40,9 @@ Error lineError(size_t line, const std::string& what) {
   return makeError("state file line " + std::to_string(line) + ": " + what);
 }
 
-// Checks the first line: ours, and a version this build understands.
 Status checkMagic(std::string_view first) {
-  if (!first.starts_with(kMagic)) {
-    return makeError("not a tsdirector sticky state file (unexpected first line)");
-  }
-  auto version = parseUnsigned(first.substr(kMagic.size()), 1'000'000);
-  if (!version || *version == 0) return makeError("state file has a bad format version line");
-  if (*version > kStateFormatVersion) {
-    return makeError("state file format version " + std::to_string(*version) +
-                     " is newer than this tsdirector (" + std::to_string(kStateFormatVersion) +
-                     ")");
-  }
-  return {};
+  return detail::checkFormatLine(first, kMagic, "sticky state file", "state file",
+                                 kStateFormatVersion);
 }
 
 Result<Record> parseRecord(std::string_view line, size_t n) {

@@ -1,6 +1,6 @@
 // The small text helpers the state files (sticky.state, admin.state, users.state) are read
 // with: fields split on one separator, strict unsigned decimal numbers with an upper bound, and
-// the %XX escaping of fields.
+// the %XX escaping of fields, and the check of a file's first (format version) line.
 #pragma once
 
 #include <charconv>
@@ -9,6 +9,8 @@
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "conf/result.h"
 
 namespace tsd::sticky::detail {
 
@@ -73,6 +75,25 @@ inline std::optional<std::string> unescape(std::string_view s) {
     i += 2;
   }
   return out;
+}
+
+// The first line of a state file: MAGIC then a format version this build understands.
+// `file` names the file in the first error ("sticky state file"), `noun` in the others
+// ("state file").
+inline Status checkFormatLine(std::string_view first, std::string_view magic, std::string_view file,
+                              std::string_view noun, int64_t max_version) {
+  if (!first.starts_with(magic)) {
+    return makeError("not a tsdirector " + std::string(file) + " (unexpected first line)");
+  }
+  auto version = parseUnsigned(first.substr(magic.size()), 1'000'000);
+  if (!version || *version == 0) {
+    return makeError(std::string(noun) + " has a bad format version line");
+  }
+  if (*version > max_version) {
+    return makeError(std::string(noun) + " format version " + std::to_string(*version) +
+                     " is newer than this tsdirector (" + std::to_string(max_version) + ")");
+  }
+  return {};
 }
 
 }  // namespace tsd::sticky::detail

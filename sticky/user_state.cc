@@ -23,17 +23,8 @@ Error lineError(size_t line, const std::string& what) {
 }
 
 Status checkMagic(std::string_view first) {
-  if (!first.starts_with(kMagic)) {
-    return makeError("not a tsdirector users state file (unexpected first line)");
-  }
-  auto version = parseUnsigned(first.substr(kMagic.size()), 1'000'000);
-  if (!version || *version == 0) return makeError("users state has a bad format version line");
-  if (*version > kUserStateFormatVersion) {
-    return makeError("users state format version " + std::to_string(*version) +
-                     " is newer than this tsdirector (" + std::to_string(kUserStateFormatVersion) +
-                     ")");
-  }
-  return {};
+  return detail::checkFormatLine(first, kMagic, "users state file", "users state",
+                                 kUserStateFormatVersion);
 }
 
 Result<UserTable::Learned> parseRecord(std::string_view line, size_t n) {
