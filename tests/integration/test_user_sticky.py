@@ -147,7 +147,7 @@ def test_roaming_user_goes_home(lab):
     wait_until(learned, timeout=20, what="root learned behind 127.0.0.77")
     learned_after = time.time() - t0
     print(f"connect to user learned: {learned_after:.2f} s")
-    assert learned()[0]["home"] == home
+    assert learned()[0]["home"] == home, f"sessions: {ctl(lab, 'sessions')}; users: {ctl(lab, 'users')}"
 
     if lab["mode"] == "keep":
         out, err = first.communicate(timeout=30)
