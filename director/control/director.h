@@ -122,6 +122,10 @@ class Director final : private ConnectionHost, private PlacementInputs, private 
   protocol::PairRecord record(const Connection& c) const;
   // The user table (director_users.cc): learning from connections and reports, bounces.
   void userConnectionUp(Connection& c);
+  // A connection adopted in a live hand-over: learned like a new one, but as old as it is (so
+  // it is never young enough to bounce), with no fast polls and no pin taken.
+  void userConnectionAdopted(Connection& c);
+  bool startLearning(Connection& c, SteadyClock::time_point opened);
   void userConnectionDown(const Connection& c);
   void learnFromReport(const NodeRuntime& node, const health::AgentReport& report);
   void learned(const UserLearning::Live& live, const std::string& user,

@@ -144,6 +144,7 @@ void Director::adoptConnection(AdoptedPair& p) {
   c->adoptForwarding(std::move(p.node), id, p.record.sni, a, [&](Forwarder::Done done) {
     return adoptPair(*data_path_, c->clientFd(), c->nodeFd(), state, std::move(done));
   });
+  userConnectionAdopted(*c);  // its user may still be unknown: learning goes on
   sink_.opened(*c, false);
 }
 

@@ -61,26 +61,32 @@ void Director::refreshLocalAddresses() {
   sessions_->setLocalAddresses(all);
 }
 
-void Director::userConnectionUp(Connection& c) {
+bool Director::startLearning(Connection& c, SteadyClock::time_point opened) {
   // sticky_key = none: nothing to learn for; without agents nobody would ever resolve it.
-  if (c.identity().empty() || !health_ || !health_->agentEnabled()) return;
+  if (c.identity().empty() || !health_ || !health_->agentEnabled()) return false;
   auto remote = endpointOf(c.nodeFd(), false);
   auto local = endpointOf(c.nodeFd(), true);
-  if (!remote || !local) return;
+  if (!remote || !local) return false;
   if (!c.params().transparent && std::find(source_addresses_.begin(), source_addresses_.end(),
                                            remote->address) == source_addresses_.end()) {
     source_addresses_.push_back(remote->address);  // rare: a new source address of ours
     refreshLocalAddresses();
   }
-  learning_.opened({handleOf(c),
-                    c.identity(),
-                    c.node(),
-                    c.service(),
-                    *remote,
-                    *local,
-                    SteadyClock::now(),
-                    {},
-                    false});
+  learning_.opened(
+      {handleOf(c), c.identity(), c.node(), c.service(), *remote, *local, opened, {}, false});
+  return true;
+}
+
+void Director::userConnectionAdopted(Connection& c) {
+  int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                       std::chrono::system_clock::now().time_since_epoch())
+                       .count();
+  auto age = std::chrono::milliseconds(std::max<int64_t>(0, now_ms - c.started_unix_ms));
+  startLearning(c, SteadyClock::now() - age);
+}
+
+void Director::userConnectionUp(Connection& c) {
+  if (!startLearning(c, SteadyClock::now())) return;
   const NodeRuntime* node = nodes_.byId(c.node());
   if (c.reason() == Reason::kUser &&
       sticky_.users().takePin(c.identity(), node->cfg.name, UserClock::now())) {
