@@ -65,6 +65,11 @@ class Lab:
     def director_node_ip(self):
         return f"10.{self.net}.2.1"
 
+    @property
+    def agent_allow(self):
+        """Who may poll the agents: the director's address on the node network."""
+        return self.director_node_ip
+
     # ---- topology -------------------------------------------------------------------------
     def _add_ns(self, short):
         sh("ip", "netns", "add", self.ns(short))
@@ -101,9 +106,9 @@ class Lab:
             sh("ip", "-n", self.ns(c), "route", "add", "default", "via", self.vip)
         self.transparent_routing()
 
-    def transparent_routing(self):
+    def transparent_routing(self, director="dir"):
         """What transparent mode needs on the director (docs/transparent-mode.md)."""
-        d = self.ns("dir")
+        d = self.ns(director)
         # Strict reverse-path filtering, as on a hardened host: the recipe must not need less.
         sh("ip", "netns", "exec", d, "sysctl", "-q", "-w", "net.ipv4.conf.all.rp_filter=1",
            "net.ipv4.conf.default.rp_filter=1")
@@ -211,7 +216,7 @@ LogLevel INFO
                                     "--key-file", self.agent_key, "--node-name", node,
                                     "--node-address", self.node_ip(i),
                                     "--collect-interval", "250",
-                                    "--allow", self.director_node_ip, "--log-level", "debug"],
+                                    "--allow", self.agent_allow, "--log-level", "debug"],
                            log=self.dir / node / "agent.log")
         self.node_procs[node] = {"holder": holder, "sshd": sshd, "agent": agent}
         for port in (22, 7801):
