@@ -93,6 +93,11 @@ class Lab:
         self._add_ns("dir")
         self._plug("dir", "dirc", "brc", "eth1", f"{self.vip}/24")
         self._plug("dir", "dirn", "brn", "eth2", f"{self.director_node_ip}/24")
+        self.add_nodes_and_clients()
+        self.transparent_routing()
+
+    def add_nodes_and_clients(self):
+        """Nodes on the node bridge (routing through the director), clients on the client one."""
         for i, node in enumerate(self.NODES, 1):
             self._add_ns(node)
             self._plug(node, f"n{i}", "brn", "eth0", f"{self.node_ip(i)}/24")
@@ -104,7 +109,6 @@ class Lab:
             for h in hosts[1:]:
                 sh("ip", "-n", self.ns(c), "addr", "add", f"{self.client_ip(h)}/24", "dev", "eth0")
             sh("ip", "-n", self.ns(c), "route", "add", "default", "via", self.vip)
-        self.transparent_routing()
 
     def transparent_routing(self, director="dir"):
         """What transparent mode needs on the director (docs/transparent-mode.md)."""

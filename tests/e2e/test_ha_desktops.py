@@ -47,14 +47,7 @@ class HaDesktopLab(Lab):
             sh("ip", "netns", "exec", self.ns(d), "sysctl", "-q", "-w",
                "net.ipv4.ip_nonlocal_bind=1")
             self.transparent_routing(d)
-        for i, node in enumerate(self.NODES, 1):
-            self._add_ns(node)
-            self._plug(node, f"n{i}", "brn", "eth0", f"{self.node_ip(i)}/24")
-            sh("ip", "-n", self.ns(node), "route", "add", "default", "via", self.director_node_ip)
-        for c, hosts in self.CLIENTS.items():
-            self._add_ns(c)
-            self._plug(c, c, "brc", "eth0", f"{self.client_ip(hosts[0])}/24")
-            sh("ip", "-n", self.ns(c), "route", "add", "default", "via", self.vip)
+        self.add_nodes_and_clients()
 
     def write_configs(self):
         self.write_director_config()
