@@ -42,6 +42,17 @@ Daemon::~Daemon() {
 Status Daemon::start(PreparedConfig prepared, Adopted* adopted,
                      std::function<Status(const Status&)> handed_over) {
   conf::ConfigPtr cfg = prepared.cfg;
+  // The handlers first: a signal that arrives while the director starts (it logs "started"
+  // before the servers are up) waits for the loop instead of killing the process outright.
+  sighup_.reset(evsignal_new(
+      base_, SIGHUP,
+      [](evutil_socket_t, short, void* a) { (void)static_cast<Daemon*>(a)->reload(); }, this));
+  auto stop = [](evutil_socket_t, short, void* a) { static_cast<Daemon*>(a)->stop(); };
+  sigterm_.reset(evsignal_new(base_, SIGTERM, stop, this));
+  sigint_.reset(evsignal_new(base_, SIGINT, stop, this));
+  event_add(sighup_.get(), nullptr);
+  event_add(sigterm_.get(), nullptr);
+  event_add(sigint_.get(), nullptr);
   Status started = director_->start(std::move(prepared), adopted);
   if (handed_over) {
     if (Status s = handed_over(started); !s.ok()) return s;
@@ -54,15 +65,6 @@ Status Daemon::start(PreparedConfig prepared, Adopted* adopted,
     if (!handed_over) return servers;
     LOG_ERROR("after the hand-over: %s (continuing without it)", servers.error().c_str());
   }
-  sighup_.reset(evsignal_new(
-      base_, SIGHUP,
-      [](evutil_socket_t, short, void* a) { (void)static_cast<Daemon*>(a)->reload(); }, this));
-  auto stop = [](evutil_socket_t, short, void* a) { static_cast<Daemon*>(a)->stop(); };
-  sigterm_.reset(evsignal_new(base_, SIGTERM, stop, this));
-  sigint_.reset(evsignal_new(base_, SIGINT, stop, this));
-  event_add(sighup_.get(), nullptr);
-  event_add(sigterm_.get(), nullptr);
-  event_add(sigint_.get(), nullptr);
   return {};
 }
 
