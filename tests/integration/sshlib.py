@@ -3,6 +3,8 @@ import os
 import pathlib
 import subprocess
 
+import pytest
+
 from tsdlib import free_port, wait_port
 
 
@@ -53,3 +55,13 @@ LogLevel ERROR
             if p.poll() is None:
                 p.terminate()
                 p.wait(10)
+
+
+# The fixture of tests that start sshd nodes (import it: `from sshlib import lab`).
+@pytest.fixture
+def lab(tmp_path):
+    if os.geteuid() != 0:
+        pytest.skip("sshd on loopback needs root here")
+    lab = SshLab(tmp_path)
+    yield lab
+    lab.close()

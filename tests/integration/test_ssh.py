@@ -5,17 +5,8 @@ import subprocess
 
 import pytest
 
-from sshlib import SshLab
+from sshlib import lab  # noqa: F401 (the fixture)
 from tsdlib import free_port
-
-
-@pytest.fixture
-def lab(tmp_path):
-    if os.geteuid() != 0:
-        pytest.skip("sshd on loopback needs root here")
-    lab = SshLab(tmp_path)
-    yield lab
-    lab.close()
 
 
 def test_ssh_session_through_director(director, lab):

@@ -16,7 +16,7 @@ import pytest
 
 from conftest import BIN
 from opslib import ctl, ctl_json, metric, wait_until
-from sshlib import SshLab
+from sshlib import lab  # noqa: F401 (the fixture)
 from test_reload_scale import SelectorEcho, echo_all
 from tsdlib import free_port, pattern
 
@@ -380,15 +380,6 @@ def test_new_process_of_another_version_or_dying_mid_transfer(userspace_director
     finally:
         for n in nodes:
             n.close()
-
-
-@pytest.fixture
-def lab(tmp_path):
-    if os.geteuid() != 0:
-        pytest.skip("sshd on loopback needs root here")
-    lab = SshLab(tmp_path)
-    yield lab
-    lab.close()
 
 
 def test_interactive_ssh_session_survives_the_handover(director, lab):
