@@ -96,6 +96,7 @@ struct PromotionRules {
   uint64_t min_age_ms = 200;            // alive at least this long (0: promote at once)
   uint64_t max_message = 16 << 10;      // no single read in the last window larger than this
   uint64_t max_window_bytes = 1 << 20;  // and no more than this both ways in the last window
+  uint64_t max_queued = 16 << 10;       // nor this much waiting in any of the two sockets
 };
 
 // What the user-space forwarder observed over its last window.
@@ -105,11 +106,21 @@ struct PairActivity {
   uint64_t window_max_read = 0;  // the largest single read in the last window
   bool buffered = false;         // user space holds bytes not yet written (a peer is full)
   bool half_closed = false;      // a FIN was seen: the pair is ending, leave it
+  bool previous_bulk = false;    // the window judged before this one was not interactive
+  uint64_t queued = 0;           // the most bytes waiting in one socket (unread, or not sent)
 };
 
+// The size rules alone: was this window interactive?
+inline bool interactiveWindow(const PromotionRules& r, const PairActivity& a) {
+  return a.window_max_read <= r.max_message && a.window_bytes <= r.max_window_bytes;
+}
+
+// A stream is never promoted while it flows: after a bulk window a pair needs one more quiet
+// window, and nothing may be waiting in its sockets at the hand-off (a kernel that takes over
+// a full receive queue mid-stream was seen to stall its psock backlog; docs/fast-path.md).
 inline bool shouldPromote(const PromotionRules& r, const PairActivity& a) {
   if (a.half_closed || a.buffered || a.age_ms < r.min_age_ms) return false;
-  return a.window_max_read <= r.max_message && a.window_bytes <= r.max_window_bytes;
+  return interactiveWindow(r, a) && !a.previous_bulk && a.queued <= r.max_queued;
 }
 
 }  // namespace tsd::director

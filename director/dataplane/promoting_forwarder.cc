@@ -2,7 +2,11 @@
 #ifdef TSD_HAVE_BPF
 #include "director/dataplane/promoting_forwarder.h"
 
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
+
 #include <algorithm>
+#include <cstdint>
 
 #include "conf/log.h"
 #include "director/dataplane/fast_path.h"
@@ -73,6 +77,23 @@ void PromotionWheel::tick() {
   }
 }
 
+namespace {
+// The most bytes waiting in one of the two sockets: received and not read (SIOCINQ), or written
+// and not yet sent (SIOCOUTQNSD). An unreadable socket counts as full: no promotion then.
+uint64_t socketQueues(int client_fd, int node_fd) {
+  uint64_t most = 0;
+  for (int fd : {client_fd, node_fd}) {
+    for (unsigned long req : {static_cast<unsigned long>(SIOCINQ),
+                              static_cast<unsigned long>(SIOCOUTQNSD)}) {
+      int n = 0;
+      if (ioctl(fd, req, &n) != 0) return UINT64_MAX;
+      most = std::max<uint64_t>(most, static_cast<uint64_t>(std::max(n, 0)));
+    }
+  }
+  return most;
+}
+}  // namespace
+
 // ---------------------------------------------------------------------------------------------
 PromotingForwarder::PromotingForwarder(PromotionWheel& wheel, int client_fd, int node_fd,
                                        std::shared_ptr<const PromotionOptions> opts, Done done)
@@ -125,6 +146,10 @@ void PromotingForwarder::check() {
   a.buffered = user_->buffered();
   a.half_closed = user_->anyEof();
   if (a.half_closed) return leaveWheel();  // ending: it stays in user space
+  a.previous_bulk = last_window_bulk_;
+  last_window_bulk_ = !interactiveWindow(opts_->rules, a);
+  // The sockets' queues only when everything else says yes: four ioctls, once a period.
+  if (shouldPromote(opts_->rules, a)) a.queued = socketQueues(user_->clientFd(), user_->nodeFd());
   if (!shouldPromote(opts_->rules, a)) return;
   leaveWheel();  // promoted or not, this pair is judged once more at most: never again
   // Nothing is buffered, so every byte user space read was written on: the kernel takes over

@@ -99,6 +99,7 @@ class PromotingForwarder final : public Forwarder {
   PromotingForwarder* next_ = nullptr;
   int8_t slot_ = -1;  // -1: not in the wheel
   bool finished_ = false;
+  bool last_window_bulk_ = false;  // the window judged last was not interactive
 };
 
 }  // namespace tsd::director

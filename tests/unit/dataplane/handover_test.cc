@@ -157,6 +157,11 @@ TEST(PromotionTest, OnlyLongLivedQuietPairs) {
       {"bulk window", {5000, r.max_window_bytes + 1, 1024, false, false}, false},
       {"peer full", {5000, 10, 10, true, false}, false},
       {"closing", {5000, 10, 10, false, true}, false},
+      {"quiet after a bulk window", {5000, 640, 64, false, false, true}, false},
+      {"quiet, bytes waiting in a socket", {5000, 640, 64, false, false, false,
+                                            r.max_queued + 1},
+       false},
+      {"quiet, a keystroke waiting", {5000, 640, 64, false, false, false, 64}, true},
   };
   for (const Case& c : cases) EXPECT_EQ(shouldPromote(r, c.a), c.promote) << c.name;
 }
