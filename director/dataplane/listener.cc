@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <string.h>
 #include <sys/socket.h>
 
@@ -30,6 +31,12 @@ Result<UniqueFd> Listener::bindSocket(const SockAddr& addr, int backlog) {
 
 Listener::Listener(event_base* base, SockAddr addr, UniqueFd fd, OnAccept cb)
     : base_(base), addr_(addr), fd_(std::move(fd)), cb_(std::move(cb)) {
+  // No Nagle towards clients, as towards nodes: a keystroke echo written while a screen
+  // update is still unacknowledged would otherwise wait for the client's delayed ACK (tens
+  // of ms). Accepted sockets inherit it; set here, not at bind, so a listener adopted in a
+  // hand-over from an older process gets it too.
+  int one = 1;
+  setsockopt(fd_.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   ev_.reset(event_new(base_, fd_.get(), EV_READ | EV_PERSIST, &Listener::onReadable, this));
   retry_.reset(evtimer_new(
       base_, [](evutil_socket_t, short, void* arg) { static_cast<Listener*>(arg)->resume(); },
