@@ -83,8 +83,8 @@ namespace {
 uint64_t socketQueues(int client_fd, int node_fd) {
   uint64_t most = 0;
   for (int fd : {client_fd, node_fd}) {
-    for (unsigned long req : {static_cast<unsigned long>(SIOCINQ),
-                              static_cast<unsigned long>(SIOCOUTQNSD)}) {
+    for (unsigned long req :
+         {static_cast<unsigned long>(SIOCINQ), static_cast<unsigned long>(SIOCOUTQNSD)}) {
       int n = 0;
       if (ioctl(fd, req, &n) != 0) return UINT64_MAX;
       most = std::max<uint64_t>(most, static_cast<uint64_t>(std::max(n, 0)));

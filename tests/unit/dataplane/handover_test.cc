@@ -158,8 +158,8 @@ TEST(PromotionTest, OnlyLongLivedQuietPairs) {
       {"peer full", {5000, 10, 10, true, false}, false},
       {"closing", {5000, 10, 10, false, true}, false},
       {"quiet after a bulk window", {5000, 640, 64, false, false, true}, false},
-      {"quiet, bytes waiting in a socket", {5000, 640, 64, false, false, false,
-                                            r.max_queued + 1},
+      {"quiet, bytes waiting in a socket",
+       {5000, 640, 64, false, false, false, r.max_queued + 1},
        false},
       {"quiet, a keystroke waiting", {5000, 640, 64, false, false, false, 64}, true},
   };
