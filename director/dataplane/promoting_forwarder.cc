@@ -148,8 +148,9 @@ void PromotingForwarder::check() {
   if (a.half_closed) return leaveWheel();  // ending: it stays in user space
   a.previous_bulk = last_window_bulk_;
   last_window_bulk_ = !interactiveWindow(opts_->rules, a);
-  // The sockets' queues only when everything else says yes: four ioctls, once a period.
-  if (shouldPromote(opts_->rules, a)) a.queued = socketQueues(user_->clientFd(), user_->nodeFd());
+  if (!shouldPromote(opts_->rules, a)) return;
+  // The sockets' queues only once everything else says yes: four ioctls, once a period.
+  a.queued = socketQueues(user_->clientFd(), user_->nodeFd());
   if (!shouldPromote(opts_->rules, a)) return;
   leaveWheel();  // promoted or not, this pair is judged once more at most: never again
   // Nothing is buffered, so every byte user space read was written on: the kernel takes over

@@ -153,6 +153,16 @@ class FastPathTest : public ::testing::Test {
     }
   }
 
+  // Late-promotion options over this fixture's scratch buffer; tests set the rules.
+  std::shared_ptr<PromotionOptions> promotionOptions() {
+    auto user = std::make_shared<UserspaceForwarder::Options>();
+    user->scratch = &scratch_;
+    auto opts = std::make_shared<PromotionOptions>();
+    opts->user = user;
+    opts->kernel.scratch = &scratch_;
+    return opts;
+  }
+
   EventBasePtr base_{event_base_new()};
   std::vector<char> scratch_ = std::vector<char>(256 * 1024);
   std::unique_ptr<FastPath> fp_;
@@ -421,11 +431,7 @@ TEST_F(FastPathTest, BulkIntoAnEchoNodeNeverDeadlocks) {
 TEST_F(FastPathTest, PromotionWheelPromotesQuietPairsOnceAndKeepsBulkInUserSpace) {
   PromotionWheel wheel(base_.get(), *fp_);
   wheel.setPeriod(std::chrono::milliseconds(20));
-  auto user = std::make_shared<UserspaceForwarder::Options>();
-  user->scratch = &scratch_;
-  auto opts = std::make_shared<PromotionOptions>();
-  opts->user = user;
-  opts->kernel.scratch = &scratch_;
+  auto opts = promotionOptions();
   opts->rules.min_age_ms = 20;
   opts->rules.max_window_bytes = 64 << 10;
   constexpr int kQuiet = 20;
@@ -520,11 +526,7 @@ TEST_F(FastPathTest, PromotionWheelPromotesQuietPairsOnceAndKeepsBulkInUserSpace
 TEST_F(FastPathTest, AFlowingStreamIsNotPromotedWhateverItsWindow) {
   PromotionWheel wheel(base_.get(), *fp_);
   wheel.setPeriod(std::chrono::milliseconds(10));
-  auto user = std::make_shared<UserspaceForwarder::Options>();
-  user->scratch = &scratch_;
-  auto opts = std::make_shared<PromotionOptions>();
-  opts->user = user;
-  opts->kernel.scratch = &scratch_;
+  auto opts = promotionOptions();
   opts->rules.min_age_ms = 10;
   opts->rules.max_message = ~uint64_t{0};
   opts->rules.max_window_bytes = ~uint64_t{0};

@@ -13,6 +13,14 @@
 namespace tsd::director {
 namespace {
 
+// 127.0.0.1, port 0 (any free one).
+sockaddr_in loopbackAnyPort() {
+  sockaddr_in sin{};
+  sin.sin_family = AF_INET;
+  sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  return sin;
+}
+
 int noDelay(int fd) {
   int v = -1;
   socklen_t len = sizeof v;
@@ -47,9 +55,7 @@ int acceptedNoDelay(UniqueFd listen_fd) {
 }
 
 TEST(ListenerTest, AcceptedClientSocketsHaveNoNagle) {
-  sockaddr_in sin{};
-  sin.sin_family = AF_INET;
-  sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);  // port 0: any free one
+  sockaddr_in sin = loopbackAnyPort();
   auto addr = SockAddr::fromSockaddr(reinterpret_cast<sockaddr*>(&sin), sizeof sin);
   ASSERT_TRUE(addr.has_value());
   auto fd = Listener::bindSocket(*addr);
@@ -60,9 +66,7 @@ TEST(ListenerTest, AcceptedClientSocketsHaveNoNagle) {
 // A listening socket made elsewhere (an older process's, adopted in a live hand-over).
 TEST(ListenerTest, AnAdoptedListeningSocketGetsNoNagleToo) {
   UniqueFd fd(socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0));
-  sockaddr_in sin{};
-  sin.sin_family = AF_INET;
-  sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  sockaddr_in sin = loopbackAnyPort();
   ASSERT_EQ(bind(fd.get(), reinterpret_cast<sockaddr*>(&sin), sizeof sin), 0);
   ASSERT_EQ(listen(fd.get(), 16), 0);
   ASSERT_EQ(noDelay(fd.get()), 0);
