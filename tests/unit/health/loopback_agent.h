@@ -76,23 +76,30 @@ class LoopbackAgent {
     }
   }
   void handle(int c) {
+    // Short read timeouts throughout, so a destroyed agent stops even if its peer never
+    // writes (a poller whose loop ended between connect and request) nor closes.
+    timeval tv{0, 200000};
+    ::setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    auto retry = [] { return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR; };
     std::string line;
     char ch;
-    while (line.size() < health::kMaxRequestBytes && ::read(c, &ch, 1) == 1) {
-      line.push_back(ch);
-      if (ch == '\n') break;
+    while (line.size() < health::kMaxRequestBytes && !stop_) {
+      ssize_t n = ::read(c, &ch, 1);
+      if (n == 1) {
+        line.push_back(ch);
+        if (ch == '\n') break;
+      } else if (n == 0 || !retry()) {
+        break;
+      }
     }
     auto req = health::parseRequest(line);
     if (!req.ok()) return;
     Answer a = script_(*req);
     if (!a.bytes.empty()) ::send(c, a.bytes.data(), a.bytes.size(), MSG_NOSIGNAL);
     if (!a.hold) return;
-    // Short read timeouts so a destroyed agent stops holding even if the peer never closes.
-    timeval tv{0, 200000};
-    ::setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
     while (!stop_) {
       ssize_t n = ::read(c, &ch, 1);
-      if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) return;
+      if (n == 0 || (n < 0 && !retry())) return;
     }
   }
 
