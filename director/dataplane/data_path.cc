@@ -58,8 +58,8 @@ DataPath::FastPathCounts DataPath::fastPathCounts() const {
 #ifdef TSD_HAVE_BPF
   if (fast_path_) {
     const auto& c = fast_path_->counts();
-    return {c.inserted,         c.promoted,    c.handed_back,
-            c.promotion_failed, c.live_kernel, c.live_handed_back};
+    return {c.inserted,        c.promoted,    c.handed_back,     c.promotion_failed,
+            c.miscount_resets, c.live_kernel, c.live_handed_back};
   }
 #endif
   return {};

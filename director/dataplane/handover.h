@@ -82,6 +82,12 @@ class DirectionHandover {
     return redirected + user_read + 1 >= received;
   }
 
+  // The verdict counted more bytes than the source received (a received FIN counts 1 too):
+  // impossible unless the kernel miscounted, and then no drain or FIN check would ever pass.
+  static bool countImpossible(uint64_t redirected, uint64_t received) {
+    return redirected > received;
+  }
+
  private:
   Mode mode_ = Mode::kSpliced;
   bool barrier_ = false;
@@ -96,7 +102,7 @@ struct PromotionRules {
   uint64_t min_age_ms = 200;            // alive at least this long (0: promote at once)
   uint64_t max_message = 16 << 10;      // no single read in the last window larger than this
   uint64_t max_window_bytes = 1 << 20;  // and no more than this both ways in the last window
-  uint64_t max_queued = 16 << 10;       // nor this much waiting in any of the two sockets
+  uint64_t max_queued = 16 << 10;       // nor this much unsent in any of the two sockets
 };
 
 // What the user-space forwarder observed over its last window.
@@ -107,7 +113,8 @@ struct PairActivity {
   bool buffered = false;         // user space holds bytes not yet written (a peer is full)
   bool half_closed = false;      // a FIN was seen: the pair is ending, leave it
   bool previous_bulk = false;    // the window judged before this one was not interactive
-  uint64_t queued = 0;           // the most bytes waiting in one socket (unread, or not sent)
+  uint64_t queued = 0;           // the most bytes written and not yet sent in one socket
+  uint64_t unread = 0;           // bytes received and not read, both sockets together
 };
 
 // The size rules alone: was this window interactive?
@@ -116,11 +123,12 @@ inline bool interactiveWindow(const PromotionRules& r, const PairActivity& a) {
 }
 
 // A stream is never promoted while it flows: after a bulk window a pair needs one more quiet
-// window, and nothing may be waiting in its sockets at the hand-off (a kernel that takes over
-// a full receive queue mid-stream was seen to stall its psock backlog; docs/fast-path.md).
+// window, little may wait unsent in its sockets, and nothing unread: a receive queue whose
+// head segment user space read part of would be miscounted by the kernel's stream parser,
+// and the bytes after it held for ever (docs/fast-path.md, "Partly read segments").
 inline bool shouldPromote(const PromotionRules& r, const PairActivity& a) {
   if (a.half_closed || a.buffered || a.age_ms < r.min_age_ms) return false;
-  return interactiveWindow(r, a) && !a.previous_bulk && a.queued <= r.max_queued;
+  return interactiveWindow(r, a) && !a.previous_bulk && a.queued <= r.max_queued && a.unread == 0;
 }
 
 }  // namespace tsd::director

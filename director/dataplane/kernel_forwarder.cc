@@ -39,14 +39,16 @@ bool snap(int fd, TcpSnap& s) {
 }
 
 // Bytes received and already consumed by user space before the hand-off (0 when only
-// MSG_PEEK was used). Retried until no byte arrived between the two reads.
-bool consumedBefore(int fd, uint64_t& consumed) {
+// MSG_PEEK was used), and those still unread. Retried until no byte arrived between the reads.
+// Only on a plain TCP socket: in a sockmap, SIOCINQ counts the psock's queue instead.
+bool consumedBefore(int fd, uint64_t& consumed, uint64_t* unread = nullptr) {
   for (int i = 0; i < 16; ++i) {
     TcpSnap a, b;
     int inq = 0;
     if (!snap(fd, a) || ioctl(fd, SIOCINQ, &inq) != 0 || !snap(fd, b)) return false;
     if (a.received == b.received) {
       consumed = a.received - static_cast<uint64_t>(inq);
+      if (unread != nullptr) *unread = static_cast<uint64_t>(inq);
       return true;
     }
   }
@@ -157,12 +159,13 @@ KernelForwarder::~KernelForwarder() {
 
 Result<std::unique_ptr<KernelForwarder>> KernelForwarder::start(FastPath& fp, event_base* base,
                                                                 int client_fd, int node_fd,
-                                                                const Options& opts, Done done) {
+                                                                const Options& opts, Done done,
+                                                                bool read_to_empty) {
   std::unique_ptr<KernelForwarder> f(new KernelForwarder(fp, opts, std::move(done)));
   f->base_ = base;
   f->sides_[kClient].fd = client_fd;
   f->sides_[kNode].fd = node_fd;
-  if (Status s = f->handOff(base); !s.ok()) {
+  if (Status s = f->handOff(base, read_to_empty); !s.ok()) {
     f->detach();
     f->done_called_ = true;
     return makeError(s.error());
@@ -173,11 +176,26 @@ Result<std::unique_ptr<KernelForwarder>> KernelForwarder::start(FastPath& fp, ev
   return f;
 }
 
-Status KernelForwarder::handOff(event_base* base) {
+bool KernelForwarder::partlyRead(int fd) {
+  uint64_t consumed = 0, unread = 0;
+  if (!consumedBefore(fd, consumed, &unread)) return true;  // unknown: not safe either
+  return consumed > 0 && unread > 0;
+}
+
+Status KernelForwarder::handOff(event_base* base, bool read_to_empty) {
   for (Side& s : sides_) {
     TcpSnap t;
-    if (!snap(s.fd, t) || !consumedBefore(s.fd, s.base_received)) {
+    uint64_t unread = 0;
+    if (!snap(s.fd, t) || !consumedBefore(s.fd, s.base_received, &unread)) {
       return makeError(std::string("fast path: tcp_info: ") + strerror(errno));
+    }
+    // The stream parser starts a message at the head segment's first byte, not at the first
+    // unread one: a segment user space read part of would be miscounted and the bytes after
+    // it held for ever. Whole unread segments (nothing read yet) are safe.
+    if (!read_to_empty && s.base_received > 0 && unread > 0) {
+      return makeError("fast path: " + std::to_string(unread) +
+                       " bytes wait unread behind bytes user space read (a segment may be "
+                       "partly read): the pair stays in user space");
     }
     s.base_written = t.written();
     s.acked_seen = t.acked;
@@ -289,7 +307,7 @@ void KernelForwarder::onTick() {
     kick(sides_[kClient].fd);
     kick(sides_[kNode].fd);
   }
-  for (int src = 0; src < 2; ++src) {
+  for (int src = 0; src < 2 && !broken_; ++src) {
     switch (dirs_[src].mode()) {
       case DirectionHandover::Mode::kSpliced:
         tryPassFin(src);
@@ -323,9 +341,12 @@ bool KernelForwarder::sample(int src, DirectionSample* out) const {
 void KernelForwarder::tryPassFin(int src) {
   Side& s = sides_[src];
   if (!s.rdhup || !dirs_[src].spliced()) return;
+  // The count first, then what src received: a count read later could include bytes that
+  // arrived after the snapshot.
   TcpSnap ts;
   DirectionSample ds;
-  if (!snap(s.fd, ts) || !sample(src, &ds)) return;
+  if (!sample(src, &ds) || !snap(s.fd, ts)) return;
+  if (miscounted(src, ds.redirected, ts.received)) return;
   if (!dirs_[src].mayPassKernelFin(ds, ts.received - s.base_received)) return;
   shutdown(sides_[1 - src].fd, SHUT_WR);
   s.fin_passed = true;
@@ -337,11 +358,14 @@ void KernelForwarder::tryPassFin(int src) {
 // plus psock backlog). Checked without a syscall until the cheap upper bound passes the cap.
 bool KernelForwarder::queueAboveCap(int src) {
   Side& d = sides_[1 - src];
-  uint64_t sent_total = d.base_written + fp_.redirectedBytes(sides_[src].sock.slot);
+  uint64_t redirected = fp_.redirectedBytes(sides_[src].sock.slot);  // before src's snapshot
+  uint64_t sent_total = d.base_written + redirected;
   if (satSub(sent_total, d.acked_seen) <= opts_.demote_bytes) return false;
-  TcpSnap td;
-  if (!snap(d.fd, td)) return false;
+  TcpSnap td, ts;
+  if (!snap(d.fd, td) || !snap(sides_[src].fd, ts)) return false;
   d.acked_seen = td.acked;
+  // A miscount looks like a queue: reset (checkClosed) rather than hand back what never was.
+  if (miscounted(src, redirected, ts.received)) return false;
   return dirs_[src].shouldHandBack(satSub(sent_total, td.acked), opts_.demote_bytes);
 }
 
@@ -357,6 +381,12 @@ void KernelForwarder::handBack(int src) {
   // whatever the other direction still has queued to it.
   fp_.removeVerdict(sides_[src].sock.cookie);
   sides_[src].in_verdict = false;
+  // The delete excludes the parser's softirq path (the callback lock), not its worker: when
+  // src's lock was held as bytes arrived, the parser runs from a workqueue under the socket
+  // lock only. Taking that lock once (SIOCINQ does) waits for such a run; any later one sees
+  // the parser stopped. Only then is the redirect count final.
+  int ignored = 0;
+  (void)ioctl(sides_[src].fd, SIOCINQ, &ignored);
   dirs_[src].barrierPassed();
   user_->setGate(src, UserspaceForwarder::Gate::kHold);
   if (hand_backs_++ == 0 && live_) ++fp_.counts().live_handed_back;
@@ -375,8 +405,27 @@ void KernelForwarder::handBackAll() {
 
 void KernelForwarder::tryTakeOver(int src) {
   DirectionSample ds;
-  if (!sample(src, &ds)) return;
+  TcpSnap ts;
+  if (!sample(src, &ds) || !snap(sides_[src].fd, ts)) return;
+  if (miscounted(src, ds.redirected, ts.received)) return;
   if (dirs_[src].onSample(ds)) user_->setGate(src, UserspaceForwarder::Gate::kOpen);
+}
+
+// The kernel counted more bytes redirected than src ever received: the count no longer says
+// when the peer has them all, so neither a FIN nor a hand-over would ever pass. A clear reset
+// instead of a pair that hangs; checkClosed() does it, as the last step of each callback.
+bool KernelForwarder::miscounted(int src, uint64_t redirected, uint64_t received_total) {
+  if (broken_) return true;
+  uint64_t received = received_total - sides_[src].base_received;
+  if (!DirectionHandover::countImpossible(redirected, received)) return false;
+  LOG_ERROR(
+      "fast path: fds %d/%d: the kernel counted %llu bytes redirected %s, more than the "
+      "%llu received; resetting the pair",
+      sides_[kClient].fd, sides_[kNode].fd, static_cast<unsigned long long>(redirected),
+      src == kClient ? "up" : "down", static_cast<unsigned long long>(received));
+  ++fp_.counts().miscount_resets;
+  broken_ = true;
+  return true;
 }
 
 void KernelForwarder::ensureUser() {
@@ -409,9 +458,11 @@ void KernelForwarder::onUserDone(ForwardEnd end) {
 }
 
 // Both directions finished in the kernel: done here. With a user-space part, it reports the
-// end (the kernel's FINs were marked on it).
+// end (the kernel's FINs were marked on it). A miscounted pair is reset here.
 void KernelForwarder::checkClosed() {
-  if (done_called_ || user_) return;
+  if (done_called_) return;
+  if (broken_) return resetBoth();
+  if (user_) return;
   if (sides_[kClient].fin_passed && sides_[kNode].fin_passed) finish(ForwardEnd::kClosed);
 }
 

@@ -56,11 +56,20 @@ class KernelForwarder : public Forwarder {
     std::vector<char>* scratch = nullptr;  // user-space copy buffer, at least buffer_size
   };
   // Hands the pair to the kernel. Every byte read from either fd before must have been written
-  // on (MSG_PEEK only, or a user-space forwarder with nothing buffered). On error nothing
+  // on (MSG_PEEK only, or a user-space forwarder with nothing buffered), and a socket user
+  // space has read from must have nothing left unread (see partlyRead). On error nothing
   // changed: the caller can still forward in user space.
+  // read_to_empty: the caller saw both receive queues empty after its last read and has not
+  // read since, so whatever is unread now came later, in whole segments: accepted.
   static Result<std::unique_ptr<KernelForwarder>> start(FastPath& fp, event_base* base,
                                                         int client_fd, int node_fd,
-                                                        const Options& opts, Done done);
+                                                        const Options& opts, Done done,
+                                                        bool read_to_empty = false);
+  // True when fd's receive queue may hold a segment user space read only part of: bytes were
+  // read from it and some are still unread (a plain TCP socket, before the hand-off). The
+  // kernel's stream parser miscounts such a segment and holds the bytes after it for ever
+  // (docs/fast-path.md, "Partly read segments"), so start() refuses the pair then.
+  static bool partlyRead(int fd);
   ~KernelForwarder() override;
   KernelForwarder(const KernelForwarder&) = delete;
   KernelForwarder& operator=(const KernelForwarder&) = delete;
@@ -98,13 +107,14 @@ class KernelForwarder : public Forwarder {
   };
 
   KernelForwarder(FastPath& fp, const Options& opts, Done done);
-  Status handOff(event_base* base);
+  Status handOff(event_base* base, bool read_to_empty);
   Status insertPair();
   bool sample(int src, DirectionSample* out) const;
   void tryPassFin(int src);
   bool queueAboveCap(int src);
   void handBack(int src);
   void tryTakeOver(int src);
+  bool miscounted(int src, uint64_t redirected, uint64_t received_total);
   void ensureUser();
   bool confirmEof(int src, uint64_t user_read) const;
   bool finPassed(int src) const;
@@ -125,6 +135,7 @@ class KernelForwarder : public Forwarder {
   bool done_called_ = false;
   bool live_ = false;  // counted in FastPath::Counts::live_kernel
   int ticks_ = 0;
+  bool broken_ = false;  // the kernel's count went past what was received: reset (checkClosed)
   int hand_backs_ = 0;
   Side sides_[2];
   DirectionHandover dirs_[2];                 // [0] up (client -> node), [1] down

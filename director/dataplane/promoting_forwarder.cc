@@ -78,19 +78,20 @@ void PromotionWheel::tick() {
 }
 
 namespace {
-// The most bytes waiting in one of the two sockets: received and not read (SIOCINQ), or written
-// and not yet sent (SIOCOUTQNSD). An unreadable socket counts as full: no promotion then.
-uint64_t socketQueues(int client_fd, int node_fd) {
-  uint64_t most = 0;
+// What waits in the two sockets: received and not read (SIOCINQ, summed), and the most written
+// and not yet sent in one (SIOCOUTQNSD). An unreadable socket counts as full: no promotion.
+void socketQueues(int client_fd, int node_fd, PairActivity& a) {
+  a.unread = 0;
+  a.queued = 0;
   for (int fd : {client_fd, node_fd}) {
-    for (unsigned long req :
-         {static_cast<unsigned long>(SIOCINQ), static_cast<unsigned long>(SIOCOUTQNSD)}) {
-      int n = 0;
-      if (ioctl(fd, req, &n) != 0) return UINT64_MAX;
-      most = std::max<uint64_t>(most, static_cast<uint64_t>(std::max(n, 0)));
+    int inq = 0, unsent = 0;
+    if (ioctl(fd, SIOCINQ, &inq) != 0 || ioctl(fd, SIOCOUTQNSD, &unsent) != 0) {
+      a.unread = a.queued = UINT64_MAX;
+      return;
     }
+    a.unread += static_cast<uint64_t>(std::max(inq, 0));
+    a.queued = std::max<uint64_t>(a.queued, static_cast<uint64_t>(std::max(unsent, 0)));
   }
-  return most;
 }
 }  // namespace
 
@@ -134,7 +135,22 @@ void PromotingForwarder::abort() {
 // in user space).
 void PromotingForwarder::holdPromotion() { leaveWheel(); }
 
-void PromotingForwarder::check() {
+void PromotingForwarder::retrySoon() {
+  if (!retry_ev_) {
+    retry_ev_.reset(evtimer_new(
+        wheel_.base(),
+        [](evutil_socket_t, short, void* arg) {
+          static_cast<PromotingForwarder*>(arg)->check(true);
+        },
+        this));
+    if (!retry_ev_) return;  // the next judgement comes anyway
+  }
+  // A zero timeout runs after the I/O callbacks of the next loop turn: those read first.
+  timeval zero{0, 0};
+  evtimer_add(retry_ev_.get(), &zero);
+}
+
+void PromotingForwarder::check(bool retry) {
   if (finished_ || kernel_) return leaveWheel();
   PairActivity a;
   a.age_ms = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -150,8 +166,20 @@ void PromotingForwarder::check() {
   last_window_bulk_ = !interactiveWindow(opts_->rules, a);
   if (!shouldPromote(opts_->rules, a)) return;
   // The sockets' queues only once everything else says yes: four ioctls, once a period.
-  a.queued = socketQueues(user_->clientFd(), user_->nodeFd());
-  if (!shouldPromote(opts_->rules, a)) return;
+  socketQueues(user_->clientFd(), user_->nodeFd(), a);
+  if (!shouldPromote(opts_->rules, a)) {
+    // Only a few unread bytes in the way: usually a keystroke (or its echo) that arrived
+    // while this loop turn ran, read on the next one. Look again right after that turn, and
+    // if they are still there, at the next tick rather than a whole period later.
+    PairActivity read_now = a;
+    read_now.unread = 0;
+    if (a.unread <= opts_->rules.max_queued && shouldPromote(opts_->rules, read_now)) {
+      if (!retry) return retrySoon();
+      leaveWheel();
+      wheel_.join(this);  // the slot checked next (joining during a tick never re-enters it)
+    }
+    return;
+  }
   leaveWheel();  // promoted or not, this pair is judged once more at most: never again
   // Nothing is buffered, so every byte user space read was written on: the kernel takes over
   // at a clean byte boundary. Stop reading first; bytes arriving now wait in the sockets.
@@ -161,7 +189,8 @@ void PromotingForwarder::check() {
   user_->stop();
   auto kf = KernelForwarder::start(
       wheel_.fastPath(), wheel_.base(), client_fd, node_fd, opts_->kernel,
-      [this](ForwardEnd e, const ForwardStats& st, const HalfState& hs) { onDone(e, st, hs); });
+      [this](ForwardEnd e, const ForwardStats& st, const HalfState& hs) { onDone(e, st, hs); },
+      /*read_to_empty=*/true);  // the queues were empty above and nothing was read since
   if (!kf.ok()) {
     LOG_WARN("fast path promotion failed, staying in user space: %s", kf.error().c_str());
     ++wheel_.fastPath().counts().promotion_failed;

@@ -82,8 +82,11 @@ class PromotingForwarder final : public Forwarder {
  private:
   friend class PromotionWheel;
 
-  // From the wheel: judge the last window; may promote (and leave the wheel).
-  void check();
+  // From the wheel: judge the last window; may promote (and leave the wheel). retry: the
+  // once-per-judgement second look of retrySoon().
+  void check(bool retry = false);
+  // Judge again on the loop's next turn, after it read what just arrived.
+  void retrySoon();
   void leaveWheel();
   void onDone(ForwardEnd end, const ForwardStats& st, const HalfState& hs);
 
@@ -100,6 +103,7 @@ class PromotingForwarder final : public Forwarder {
   int8_t slot_ = -1;  // -1: not in the wheel
   bool finished_ = false;
   bool last_window_bulk_ = false;  // the window judged last was not interactive
+  EventPtr retry_ev_;              // made on the first retrySoon() only
 };
 
 }  // namespace tsd::director

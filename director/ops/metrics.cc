@@ -112,11 +112,13 @@ void MetricsCollector::collectTraffic(Families& out) const {
   DataPath::FastPathCounts fc = d_->dataPath()->fastPathCounts();
   auto& tr = counter(out, "fast_path_transitions_total",
                      "Fast-path events: pairs spliced in the kernel (at connect or promoted), "
-                     "promotions from user space, directions handed back to user space.");
+                     "promotions from user space, directions handed back to user space, pairs "
+                     "reset because the kernel counted more bytes than were received.");
   add(tr, static_cast<double>(fc.inserted), {{"event", "spliced"}});
   add(tr, static_cast<double>(fc.promoted), {{"event", "promoted"}});
   add(tr, static_cast<double>(fc.handed_back), {{"event", "handed_back"}});
   add(tr, static_cast<double>(fc.promotion_failed), {{"event", "promotion_failed"}});
+  add(tr, static_cast<double>(fc.miscount_resets), {{"event", "miscount_reset"}});
   // One reason so far (a direction's queue passed demote_bytes); a FIN or a reset is carried
   // through the kernel path and is not a hand-back.
   add(counter(out, "fast_path_handbacks_total",

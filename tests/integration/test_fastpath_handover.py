@@ -43,9 +43,10 @@ def start_director(tmp_path, fast_path, node_addr, promote_after="0"):
     return d, port
 
 
-def type_until_promoted(s, seconds=0.3):
-    """Keystroke-sized round trips for a little longer than promote_after (200 ms): the pair
-    is judged interactive and promoted to the kernel."""
+def type_until_promoted(s, seconds=0.5):
+    """Keystroke-sized round trips for two and a half promote_after periods (200 ms): a pair
+    is first judged 200-250 ms after connect and again each period, so even one judged while
+    a keystroke waited unread (not promoted then) is promoted before the bulk starts."""
     end = time.time() + seconds
     i = 0
     while time.time() < end:

@@ -142,6 +142,13 @@ TEST(DirectionHandoverTest, EofIsBelievedOnlyWhenEveryReceivedByteIsAccountedFor
   EXPECT_FALSE(DirectionHandover::eofComplete(5001, 0, 0));
 }
 
+TEST(DirectionHandoverTest, ACountAboveWhatWasReceivedIsImpossible) {
+  EXPECT_FALSE(DirectionHandover::countImpossible(1000, 1001));  // all but the FIN
+  EXPECT_FALSE(DirectionHandover::countImpossible(1000, 1000));
+  EXPECT_TRUE(DirectionHandover::countImpossible(1001, 1000));
+  EXPECT_TRUE(DirectionHandover::countImpossible(173248, 116000));  // seen: a partly read segment
+}
+
 TEST(PromotionTest, OnlyLongLivedQuietPairs) {
   PromotionRules r;
   struct Case {
@@ -158,10 +165,12 @@ TEST(PromotionTest, OnlyLongLivedQuietPairs) {
       {"peer full", {5000, 10, 10, true, false}, false},
       {"closing", {5000, 10, 10, false, true}, false},
       {"quiet after a bulk window", {5000, 640, 64, false, false, true}, false},
-      {"quiet, bytes waiting in a socket",
+      {"quiet, bytes waiting unsent in a socket",
        {5000, 640, 64, false, false, false, r.max_queued + 1},
        false},
-      {"quiet, a keystroke waiting", {5000, 640, 64, false, false, false, 64}, true},
+      {"quiet, a keystroke waiting unsent", {5000, 640, 64, false, false, false, 64}, true},
+      // One unread byte may sit behind a segment user space read part of: never promoted.
+      {"quiet, one byte unread", {5000, 640, 64, false, false, false, 0, 1}, false},
   };
   for (const Case& c : cases) EXPECT_EQ(shouldPromote(r, c.a), c.promote) << c.name;
 }
