@@ -133,7 +133,10 @@ void PromotingForwarder::abort() {
 
 // Hand-over: a pair being exported is never promoted (after a failed hand-over it simply stays
 // in user space).
-void PromotingForwarder::holdPromotion() { leaveWheel(); }
+void PromotingForwarder::holdPromotion() {
+  leaveWheel();
+  if (retry_ev_) event_del(retry_ev_.get());
+}
 
 void PromotingForwarder::retrySoon() {
   if (!retry_ev_) {
@@ -152,6 +155,7 @@ void PromotingForwarder::retrySoon() {
 
 void PromotingForwarder::check(bool retry) {
   if (finished_ || kernel_) return leaveWheel();
+  if (retry && slot_ < 0) return;  // held for a hand-over since (holdPromotion): never now
   PairActivity a;
   a.age_ms = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
                                        std::chrono::steady_clock::now() - started_)
