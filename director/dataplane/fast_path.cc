@@ -203,6 +203,12 @@ void FastPath::removeVerdict(uint64_t cookie) {
 
 uint64_t FastPath::redirectedBytes(uint32_t slot) const { return counters_[slot].redirected_bytes; }
 
+std::optional<uint32_t> FastPath::slotOf(uint64_t cookie) const {
+  tsd_sock_slot v{};
+  if (bpf_map_lookup_elem(bpf_map__fd(skel_->maps.tsd_slots), &cookie, &v) != 0) return {};
+  return v.slot;
+}
+
 FastPathMonitor& FastPath::monitor(event_base* base) {
   if (!monitor_ || (monitor_->base() != base && monitor_->empty())) {
     monitor_ = std::make_unique<FastPathMonitor>(base);

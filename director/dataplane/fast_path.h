@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <deque>
 #include <memory>
+#include <optional>
 #include <string_view>
 
 #include "bpf/tsd_abi.h"
@@ -60,6 +61,12 @@ class FastPath {
   void removeVerdict(uint64_t cookie);
   // Bytes the socket in `slot` has redirected to its peer (no syscall: mmapped counters).
   uint64_t redirectedBytes(uint32_t slot) const;
+  // The counter slot of a registered socket (by its SO_COOKIE), from the slot map.
+  std::optional<uint32_t> slotOf(uint64_t cookie) const;
+  // Tests only: adds to a slot's counter as a kernel miscount would.
+  void addRedirectedForTest(uint32_t slot, uint64_t n) {
+    counters_[slot].redirected_bytes = counters_[slot].redirected_bytes + n;
+  }
   // Hand-over events of all pairs, for metrics (monotonic).
   struct Counts {
     uint64_t inserted = 0;          // pairs put in the maps (at connect or promoted later)

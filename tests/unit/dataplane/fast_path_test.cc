@@ -411,6 +411,36 @@ TEST_F(FastPathTest, APartlyReadSegmentIsNeverGivenToTheKernel) {
   f->abort();
 }
 
+// The safety net: a redirect count above what the source received (as a kernel miscount
+// would leave it) resets the pair when its FIN is checked, instead of waiting for ever for
+// bytes that do not exist. The peers see the reset once the owner closes; the maps are emptied.
+TEST_F(FastPathTest, AMiscountResetsThePairInsteadOfHanging) {
+  Chain c = chain();
+  Outcome out;
+  auto f = start(c, out);
+  ASSERT_NE(f, nullptr);
+  ASSERT_TRUE(writeAll(c.client.get(), 5, 0, 1000));
+  ASSERT_EQ(readCheck(c.node.get(), 5, 0, 1000), 1000u);
+  uint64_t cookie = 0;
+  socklen_t len = sizeof cookie;
+  ASSERT_EQ(getsockopt(c.dc.get(), SOL_SOCKET, SO_COOKIE, &cookie, &len), 0);
+  auto slot = fp_->slotOf(cookie);
+  ASSERT_TRUE(slot.has_value());
+  EXPECT_EQ(fp_->redirectedBytes(*slot), 1000u);
+  fp_->addRedirectedForTest(*slot, 1 << 20);  // 1 MiB "redirected" that never came
+  shutdown(c.client.get(), SHUT_WR);
+  runUntil([&] { return out.done; });
+  EXPECT_EQ(out.end, ForwardEnd::kReset);
+  EXPECT_EQ(fp_->counts().miscount_resets, 1u);
+  f.reset();
+  c.dc.reset();  // the owner closes; the forwarder set SO_LINGER {1, 0}
+  c.dn.reset();
+  char b;
+  EXPECT_EQ(recv(c.node.get(), &b, 1, 0), -1);
+  EXPECT_EQ(errno, ECONNRESET);
+  EXPECT_EQ(fp_->mapEntries(), 0u);
+}
+
 // The node reads slowly, the client sends fast: the up direction is handed to user space on
 // its own (the down direction stays in the kernel) and no byte is lost or reordered.
 TEST_F(FastPathTest, SlowReaderHandsOneDirectionBackWithoutLosingBytes) {
