@@ -97,7 +97,7 @@ std::unique_ptr<Forwarder> Director::forward(Connection& c, Forwarder::Done done
   }
   userConnectionUp(c);  // before the data path: the node socket's tuple is read here
   bool kernel = false;
-  auto f = data_path_->start(c.clientFd(), c.nodeFd(), std::move(done), &kernel);
+  auto f = data_path_->start(c.clientFd(), c.nodeFd(), std::move(done), c.forwarderSlot(), &kernel);
   sink_.opened(c, kernel);
   return f;
 }

@@ -99,6 +99,9 @@ class Connection {
   void adoptForwarding(UniqueFd node_fd, sticky::Identity id, std::string sni, Attempt last,
                        const MakeForwarder& make);
   Forwarder* forwarder() { return forwarder_.get(); }
+  // Where the forwarder lives: one that passes the pair on for good (a promotion to the fast
+  // path) moves its successor in here.
+  std::unique_ptr<Forwarder>* forwarderSlot() { return &forwarder_; }
 
   const ConnectionParams& params() const { return params_; }
   ServiceId service() const { return params_.service; }

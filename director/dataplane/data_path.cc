@@ -87,14 +87,15 @@ void DataPath::configure(const conf::DirectorConfig& cfg) {
 }
 
 std::unique_ptr<Forwarder> DataPath::start(int client_fd, int node_fd, Forwarder::Done done,
-                                           bool* kernel) {
+                                           std::unique_ptr<Forwarder>* slot, bool* kernel) {
   *kernel = false;
+  (void)slot;  // used by the fast path only
 #ifdef TSD_HAVE_BPF
   if (fast_path_) {
     *kernel = true;
     if (promo_opts_) {
       return std::make_unique<PromotingForwarder>(*wheel_, client_fd, node_fd, promo_opts_,
-                                                  std::move(done));
+                                                  std::move(done), slot);
     }
     auto kf = KernelForwarder::start(*fast_path_, base_, client_fd, node_fd,
                                      kernelOptions(demote_bytes_, *user_opts_), done);

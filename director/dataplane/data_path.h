@@ -36,8 +36,10 @@ class DataPath {
   size_t scratchSize() const { return scratch_.size(); }
 
   // `kernel` tells which path took the pair: true for the fast path, also when it starts in
-  // user space and is promoted later (promote_after > 0).
-  std::unique_ptr<Forwarder> start(int client_fd, int node_fd, Forwarder::Done done, bool* kernel);
+  // user space and is promoted later (promote_after > 0). `slot`: where the caller keeps the
+  // forwarder returned; a promotion puts the kernel forwarder there in its place.
+  std::unique_ptr<Forwarder> start(int client_fd, int node_fd, Forwarder::Done done,
+                                   std::unique_ptr<Forwarder>* slot, bool* kernel);
   std::unique_ptr<Forwarder> userspace(int client_fd, int node_fd, const HalfState& hs,
                                        Forwarder::Done done);
 

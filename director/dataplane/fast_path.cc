@@ -211,7 +211,7 @@ std::optional<uint32_t> FastPath::slotOf(uint64_t cookie) const {
 
 FastPathMonitor& FastPath::monitor(event_base* base) {
   if (!monitor_ || (monitor_->base() != base && monitor_->empty())) {
-    monitor_ = std::make_unique<FastPathMonitor>(base);
+    monitor_ = std::make_unique<FastPathMonitor>(*this, base);
   }
   return *monitor_;
 }

@@ -9,6 +9,7 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <string>
@@ -77,8 +78,9 @@ uint64_t satSub(uint64_t a, uint64_t b) { return a > b ? a - b : 0; }
 }  // namespace
 
 // ---------------------------------------------------------------------------------------------
-FastPathMonitor::FastPathMonitor(event_base* base)
-    : base_(base),
+FastPathMonitor::FastPathMonitor(FastPath& fp, event_base* base)
+    : fp_(fp),
+      base_(base),
       epfd_(epoll_create1(EPOLL_CLOEXEC)),
       epoll_ev_(
           event_new(base, epfd_.get(), EV_READ | EV_PERSIST, &FastPathMonitor::onEpoll, this)),
@@ -86,39 +88,55 @@ FastPathMonitor::FastPathMonitor(event_base* base)
   if (epoll_ev_) event_add(epoll_ev_.get(), nullptr);
 }
 
-Result<uint64_t> FastPathMonitor::add(KernelForwarder* f, int client_fd, int node_fd) {
+Status FastPathMonitor::add(KernelForwarder* f, int client_fd, int node_fd) {
   if (!epfd_.valid() || !epoll_ev_ || !tick_ev_) return makeError("fast path monitor: no epoll");
-  uint64_t id = next_id_++;
   int fds[2] = {client_fd, node_fd};
   for (int side = 0; side < 2; ++side) {
     epoll_event ev{};
     ev.events = EPOLLRDHUP;  // EPOLLERR and EPOLLHUP come anyway; no EPOLLIN: no per-packet wakeup
-    ev.data.u64 = id << 1 | static_cast<uint64_t>(side);
+    ev.data.u64 = reinterpret_cast<uintptr_t>(f) | static_cast<uint64_t>(side);
     if (epoll_ctl(epfd_.get(), EPOLL_CTL_ADD, fds[side], &ev) != 0) {
       std::string err = strerror(errno);
       if (side == 1) epoll_ctl(epfd_.get(), EPOLL_CTL_DEL, client_fd, nullptr);
       return makeError("fast path monitor: epoll_ctl: " + err);
     }
   }
-  forwarders_.emplace(id, f);
-  if (!evtimer_pending(tick_ev_.get(), nullptr)) {
+  // At the head: a forwarder added during a tick is first looked at by the next one.
+  f->mon_prev_ = nullptr;
+  f->mon_next_ = head_;
+  if (head_ != nullptr) head_->mon_prev_ = f;
+  head_ = f;
+  if (count_++ == 0 && !evtimer_pending(tick_ev_.get(), nullptr)) {
     timeval tv = toTimeval(kTick);
     evtimer_add(tick_ev_.get(), &tv);
   }
-  return id;
+  return {};
 }
 
-void FastPathMonitor::remove(uint64_t id, int client_fd, int node_fd) {
-  if (forwarders_.erase(id) == 0) return;
+void FastPathMonitor::remove(KernelForwarder* f, int client_fd, int node_fd) {
   epoll_ctl(epfd_.get(), EPOLL_CTL_DEL, client_fd, nullptr);
   epoll_ctl(epfd_.get(), EPOLL_CTL_DEL, node_fd, nullptr);
-  if (forwarders_.empty()) evtimer_del(tick_ev_.get());  // idle: no wakeups at all
+  if (tick_next_ == f) tick_next_ = f->mon_next_;
+  if (f->mon_prev_ != nullptr) {
+    f->mon_prev_->mon_next_ = f->mon_next_;
+  } else {
+    head_ = f->mon_next_;
+  }
+  if (f->mon_next_ != nullptr) f->mon_next_->mon_prev_ = f->mon_prev_;
+  f->mon_prev_ = f->mon_next_ = nullptr;
+  // Events of this batch not dispatched yet must not reach it: it may be freed next.
+  for (int i = 0; i < batch_n_; ++i) {
+    if ((batch_[i].data.u64 & ~uint64_t{1}) == reinterpret_cast<uintptr_t>(f)) {
+      batch_[i].data.u64 = 0;
+    }
+  }
+  if (--count_ == 0) evtimer_del(tick_ev_.get());  // idle: no wakeups at all
 }
 
-void FastPathMonitor::watchEdge(uint64_t id, int side, int fd) {
+void FastPathMonitor::watchEdge(KernelForwarder* f, int side, int fd) {
   epoll_event ev{};
   ev.events = EPOLLRDHUP | EPOLLET;
-  ev.data.u64 = id << 1 | static_cast<uint64_t>(side);
+  ev.data.u64 = reinterpret_cast<uintptr_t>(f) | static_cast<uint64_t>(side);
   epoll_ctl(epfd_.get(), EPOLL_CTL_MOD, fd, &ev);
 }
 
@@ -128,29 +146,33 @@ void FastPathMonitor::onEpoll(evutil_socket_t, short, void* arg) {
   int n;
   do {
     n = epoll_wait(self->epfd_.get(), evs, 64, 0);
+    self->batch_ = evs;
+    self->batch_n_ = std::max(n, 0);
     for (int i = 0; i < n; ++i) {
-      // Look the forwarder up each time: an earlier event may have finished (freed) it.
-      auto it = self->forwarders_.find(evs[i].data.u64 >> 1);
-      if (it != self->forwarders_.end()) {
-        it->second->onSocketEvent(static_cast<int>(evs[i].data.u64 & 1), evs[i].events);
-      }
+      uint64_t d = evs[i].data.u64;
+      if (d == 0) continue;  // its forwarder left during this batch (remove scrubbed it)
+      auto* f = reinterpret_cast<KernelForwarder*>(static_cast<uintptr_t>(d & ~uint64_t{1}));
+      f->onSocketEvent(static_cast<int>(d & 1), evs[i].events);
     }
+    self->batch_ = nullptr;
+    self->batch_n_ = 0;
   } while (n == 64);
 }
 
 void FastPathMonitor::onTick(evutil_socket_t, short, void* arg) {
   auto* self = static_cast<FastPathMonitor*>(arg);
-  self->tick_ids_.clear();
-  for (const auto& [id, f] : self->forwarders_) self->tick_ids_.push_back(id);
-  for (uint64_t id : self->tick_ids_) {
-    auto it = self->forwarders_.find(id);
-    if (it != self->forwarders_.end()) it->second->onTick();
+  // A tick may finish any forwarder (its own, or one its callbacks reach): remove() moves
+  // the cursor past one that leaves.
+  for (KernelForwarder* f = self->head_; f != nullptr; f = self->tick_next_) {
+    self->tick_next_ = f->mon_next_;
+    f->onTick();
   }
+  self->tick_next_ = nullptr;
 }
 
 // ---------------------------------------------------------------------------------------------
-KernelForwarder::KernelForwarder(FastPath& fp, const Options& opts, Done done)
-    : fp_(fp), opts_(opts), done_(std::move(done)) {}
+KernelForwarder::KernelForwarder(FastPathMonitor& monitor, const Options& opts, Done done)
+    : monitor_(&monitor), opts_(opts), done_(std::move(done)) {}
 
 KernelForwarder::~KernelForwarder() {
   if (!done_called_) detach();
@@ -161,11 +183,10 @@ Result<std::unique_ptr<KernelForwarder>> KernelForwarder::start(FastPath& fp, ev
                                                                 int client_fd, int node_fd,
                                                                 const Options& opts, Done done,
                                                                 bool read_to_empty) {
-  std::unique_ptr<KernelForwarder> f(new KernelForwarder(fp, opts, std::move(done)));
-  f->base_ = base;
+  std::unique_ptr<KernelForwarder> f(new KernelForwarder(fp.monitor(base), opts, std::move(done)));
   f->sides_[kClient].fd = client_fd;
   f->sides_[kNode].fd = node_fd;
-  if (Status s = f->handOff(base, read_to_empty); !s.ok()) {
+  if (Status s = f->handOff(read_to_empty); !s.ok()) {
     f->detach();
     f->done_called_ = true;
     return makeError(s.error());
@@ -182,7 +203,7 @@ bool KernelForwarder::partlyRead(int fd) {
   return consumed > 0 && unread > 0;
 }
 
-Status KernelForwarder::handOff(event_base* base, bool read_to_empty) {
+Status KernelForwarder::handOff(bool read_to_empty) {
   for (Side& s : sides_) {
     TcpSnap t;
     uint64_t unread = 0;
@@ -199,18 +220,13 @@ Status KernelForwarder::handOff(event_base* base, bool read_to_empty) {
     }
     s.base_written = t.written();
     s.acked_seen = t.acked;
-    auto reg = fp_.registerSocket(s.fd);
+    auto reg = fp().registerSocket(s.fd);
     if (!reg.ok()) return makeError(reg.error());
     s.sock = *reg;
     s.registered = true;
   }
-  monitor_ = &fp_.monitor(base);
-  auto id = monitor_->add(this, sides_[kClient].fd, sides_[kNode].fd);
-  if (!id.ok()) {
-    monitor_ = nullptr;
-    return makeError(id.error());
-  }
-  monitor_id_ = *id;
+  if (Status st = monitor_->add(this, sides_[kClient].fd, sides_[kNode].fd); !st.ok()) return st;
+  monitored_ = true;
   if (Status s = insertPair(); !s.ok()) return s;
   kick(sides_[kClient].fd);
   kick(sides_[kNode].fd);
@@ -220,15 +236,15 @@ Status KernelForwarder::handOff(event_base* base, bool read_to_empty) {
 // Targets first: a verdict must never redirect to a peer that is not in the map yet.
 Status KernelForwarder::insertPair() {
   for (int s = 0; s < 2; ++s) {
-    Status st = fp_.insertTarget(sides_[s].sock.cookie, sides_[1 - s].fd);
+    Status st = fp().insertTarget(sides_[s].sock.cookie, sides_[1 - s].fd);
     if (!st.ok()) return st;
     sides_[s].in_target = true;
   }
   for (Side& s : sides_) {
-    Status st = fp_.insertVerdict(s.sock.cookie, s.fd);
+    Status st = fp().insertVerdict(s.sock.cookie, s.fd);
     if (!st.ok()) {
       // Bytes already moved by the first socket would be lost by a user-space fallback.
-      if (sides_[kClient].in_verdict && fp_.redirectedBytes(sides_[kClient].sock.slot) > 0) {
+      if (sides_[kClient].in_verdict && fp().redirectedBytes(sides_[kClient].sock.slot) > 0) {
         setAbortiveClose(sides_[kClient].fd);
         setAbortiveClose(sides_[kNode].fd);
         return makeError(st.error() + " (after bytes moved: pair must be reset)");
@@ -241,10 +257,10 @@ Status KernelForwarder::insertPair() {
 }
 
 ForwardStats KernelForwarder::stats() const {
-  if (done_called_) return final_;
-  ForwardStats st;
-  st.up = fp_.redirectedBytes(sides_[kClient].sock.slot);
-  st.down = fp_.redirectedBytes(sides_[kNode].sock.slot);
+  if (done_called_) return stats_;
+  ForwardStats st = stats_;
+  st.up += fp().redirectedBytes(sides_[kClient].sock.slot);
+  st.down += fp().redirectedBytes(sides_[kNode].sock.slot);
   if (user_) {
     ForwardStats u = user_->stats();
     st.up += u.up;
@@ -272,7 +288,7 @@ void KernelForwarder::onSocketEvent(int side, uint32_t events) {
   }
   if ((events & (EPOLLRDHUP | EPOLLHUP)) == 0 || s.rdhup) return;
   s.rdhup = true;
-  monitor_->watchEdge(monitor_id_, side, s.fd);
+  monitor_->watchEdge(this, side, s.fd);
   tryPassFin(side);  // a handed-back direction: user space reads the EOF itself
   if (!s.fin_passed && dirs_[side].spliced()) armFinCheck();
   checkClosed();
@@ -281,10 +297,12 @@ void KernelForwarder::onSocketEvent(int side, uint32_t events) {
 // The FIN is passed once its direction's last bytes reached the peer, usually within a
 // millisecond or two: re-check at 1, 2, 4, ... ms rather than at the 50 ms tick.
 void KernelForwarder::armFinCheck() {
-  if (!fin_ev_) fin_ev_.reset(evtimer_new(base_, &KernelForwarder::onFinCheck, this));
+  if (!fin_ev_) fin_ev_.reset(evtimer_new(base(), &KernelForwarder::onFinCheck, this));
   if (!fin_ev_ || evtimer_pending(fin_ev_.get(), nullptr)) return;
-  fin_delay_ms_ = fin_delay_ms_ == 0 ? 1 : fin_delay_ms_ * 2;
-  if (fin_delay_ms_ >= FastPathMonitor::kTick.count()) return;  // the tick takes over
+  constexpr int kTickMs = FastPathMonitor::kTick.count();
+  int next = fin_delay_ms_ == 0 ? 1 : fin_delay_ms_ * 2;
+  fin_delay_ms_ = static_cast<uint8_t>(std::min(next, kTickMs));
+  if (next >= kTickMs) return;  // the tick takes over
   timeval tv = toTimeval(std::chrono::milliseconds(fin_delay_ms_));
   evtimer_add(fin_ev_.get(), &tv);
 }
@@ -303,7 +321,7 @@ void KernelForwarder::onFinCheck(evutil_socket_t, short, void* arg) {
 
 void KernelForwarder::onTick() {
   if (done_called_) return;
-  if (++ticks_ == 1) {  // a second kick, in case bytes raced the first one
+  if (ticks_ < 2 && ++ticks_ == 1) {  // a second kick, in case bytes raced the first one
     kick(sides_[kClient].fd);
     kick(sides_[kNode].fd);
   }
@@ -330,7 +348,7 @@ bool KernelForwarder::sample(int src, DirectionSample* out) const {
   const Side& d = sides_[1 - src];
   TcpSnap td;
   if (!snap(d.fd, td)) return false;
-  out->redirected = fp_.redirectedBytes(sides_[src].sock.slot);
+  out->redirected = fp().redirectedBytes(sides_[src].sock.slot);
   out->taken = satSub(td.written(), d.base_written);
   return true;
 }
@@ -358,7 +376,7 @@ void KernelForwarder::tryPassFin(int src) {
 // plus psock backlog). Checked without a syscall until the cheap upper bound passes the cap.
 bool KernelForwarder::queueAboveCap(int src) {
   Side& d = sides_[1 - src];
-  uint64_t redirected = fp_.redirectedBytes(sides_[src].sock.slot);  // before src's snapshot
+  uint64_t redirected = fp().redirectedBytes(sides_[src].sock.slot);  // before src's snapshot
   uint64_t sent_total = d.base_written + redirected;
   if (satSub(sent_total, d.acked_seen) <= opts_.demote_bytes) return false;
   TcpSnap td, ts;
@@ -379,7 +397,7 @@ void KernelForwarder::handBack(int src) {
   // callback lock, so when this returns no verdict of src is running and the redirect count
   // is final. src stays in the target map (as its peer's target), which keeps its psock and
   // whatever the other direction still has queued to it.
-  fp_.removeVerdict(sides_[src].sock.cookie);
+  fp().removeVerdict(sides_[src].sock.cookie);
   sides_[src].in_verdict = false;
   // The delete excludes the parser's softirq path (the callback lock), not its worker: when
   // src's lock was held as bytes arrived, the parser runs from a workqueue under the socket
@@ -389,8 +407,8 @@ void KernelForwarder::handBack(int src) {
   (void)ioctl(sides_[src].fd, SIOCINQ, &ignored);
   dirs_[src].barrierPassed();
   user_->setGate(src, UserspaceForwarder::Gate::kHold);
-  if (hand_backs_++ == 0 && live_) ++fp_.counts().live_handed_back;
-  ++fp_.counts().handed_back;
+  if (hand_backs_++ == 0 && live_) ++fp().counts().live_handed_back;
+  ++fp().counts().handed_back;
   LOG_DEBUG("fast path: fds %d/%d: %s direction handed to user space", sides_[kClient].fd,
             sides_[kNode].fd, src == kClient ? "up" : "down");
   tryTakeOver(src);
@@ -423,7 +441,7 @@ bool KernelForwarder::miscounted(int src, uint64_t redirected, uint64_t received
       "%llu received; resetting the pair",
       sides_[kClient].fd, sides_[kNode].fd, static_cast<unsigned long long>(redirected),
       src == kClient ? "up" : "down", static_cast<unsigned long long>(received));
-  ++fp_.counts().miscount_resets;
+  ++fp().counts().miscount_resets;
   broken_ = true;
   return true;
 }
@@ -439,7 +457,7 @@ void KernelForwarder::ensureUser() {
   o->confirm_eof = [this](int dir, uint64_t read) { return confirmEof(dir, read); };
   HalfState hs{sides_[kClient].fin_passed, sides_[kNode].fin_passed};
   user_ = std::make_unique<UserspaceForwarder>(
-      base_, sides_[kClient].fd, sides_[kNode].fd, std::move(o), hs,
+      base(), sides_[kClient].fd, sides_[kNode].fd, std::move(o), hs,
       [this](ForwardEnd end, const ForwardStats&, const HalfState&) { onUserDone(end); });
 }
 
@@ -449,7 +467,7 @@ bool KernelForwarder::confirmEof(int src, uint64_t user_read) const {
   TcpSnap ts;
   if (!snap(sides_[src].fd, ts)) return true;  // the socket is gone: nothing more will come
   return DirectionHandover::eofComplete(ts.received - sides_[src].base_received,
-                                        fp_.redirectedBytes(sides_[src].sock.slot), user_read);
+                                        fp().redirectedBytes(sides_[src].sock.slot), user_read);
 }
 
 void KernelForwarder::onUserDone(ForwardEnd end) {
@@ -475,7 +493,7 @@ void KernelForwarder::resetBoth() {
 // Calls done last: it may free us.
 void KernelForwarder::finish(ForwardEnd end) {
   if (done_called_) return;
-  final_ = stats();
+  stats_ = stats();
   HalfState hs{finPassed(kClient), finPassed(kNode)};
   if (user_) user_->stop();
   if (fin_ev_) event_del(fin_ev_.get());
@@ -483,29 +501,29 @@ void KernelForwarder::finish(ForwardEnd end) {
   done_called_ = true;
   Done cb = std::move(done_);
   done_ = nullptr;
-  if (cb) cb(end, final_, hs);
+  if (cb) cb(end, stats_, hs);
 }
 
 // Only at the end (every byte delivered, or a reset): taking a socket out of its last map
 // frees whatever is still queued to it. Verdict map first, then targets, then the slots.
 void KernelForwarder::detach() {
   if (live_) {
-    --fp_.counts().live_kernel;
-    if (hand_backs_ > 0) --fp_.counts().live_handed_back;
+    --fp().counts().live_kernel;
+    if (hand_backs_ > 0) --fp().counts().live_handed_back;
     live_ = false;
   }
-  if (monitor_ != nullptr) monitor_->remove(monitor_id_, sides_[kClient].fd, sides_[kNode].fd);
-  monitor_ = nullptr;
+  if (monitored_) monitor_->remove(this, sides_[kClient].fd, sides_[kNode].fd);
+  monitored_ = false;
   for (Side& s : sides_) {
-    if (s.in_verdict) fp_.removeVerdict(s.sock.cookie);
+    if (s.in_verdict) fp().removeVerdict(s.sock.cookie);
     s.in_verdict = false;
   }
   for (Side& s : sides_) {
-    if (s.in_target) fp_.removeTarget(s.sock.cookie);
+    if (s.in_target) fp().removeTarget(s.sock.cookie);
     s.in_target = false;
   }
   for (Side& s : sides_) {
-    if (s.registered) fp_.unregisterSocket(s.sock);
+    if (s.registered) fp().unregisterSocket(s.sock);
     s.registered = false;
   }
 }

@@ -6,7 +6,6 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
-#include <unordered_map>
 #include <vector>
 
 #include "conf/result.h"
@@ -17,35 +16,44 @@
 #include "director/dataplane/handover.h"
 #include "director/dataplane/userspace_forwarder.h"
 
+struct epoll_event;
+
 namespace tsd::director {
 
 class KernelForwarder;
 
 // One epoll set (EPOLLRDHUP only: no wakeup per packet) and one timer shared by every
 // KernelForwarder on an event_base, so 10,000 fast-path pairs cost two events, not 20,000.
+// The forwarders sit in an intrusive list (no allocation per pair); the epoll events carry
+// the forwarder's address, and a forwarder that leaves while a batch of them is dispatched is
+// scrubbed from the rest of that batch.
 class FastPathMonitor {
  public:
   static constexpr std::chrono::milliseconds kTick{50};
 
-  explicit FastPathMonitor(event_base* base);
+  FastPathMonitor(FastPath& fp, event_base* base);
+  FastPath& fastPath() const { return fp_; }
   event_base* base() const { return base_; }
-  bool empty() const { return forwarders_.empty(); }
-  Result<uint64_t> add(KernelForwarder* f, int client_fd, int node_fd);
-  void remove(uint64_t id, int client_fd, int node_fd);
+  bool empty() const { return count_ == 0; }
+  Status add(KernelForwarder* f, int client_fd, int node_fd);
+  void remove(KernelForwarder* f, int client_fd, int node_fd);
   // After a side's FIN: report it again only on a new state change (an error), not forever.
-  void watchEdge(uint64_t id, int side, int fd);
+  void watchEdge(KernelForwarder* f, int side, int fd);
 
  private:
   static void onEpoll(evutil_socket_t, short, void* arg);
   static void onTick(evutil_socket_t, short, void* arg);
 
+  FastPath& fp_;
   event_base* base_;
   UniqueFd epfd_;
   EventPtr epoll_ev_;
   EventPtr tick_ev_;
-  uint64_t next_id_ = 1;
-  std::unordered_map<uint64_t, KernelForwarder*> forwarders_;
-  std::vector<uint64_t> tick_ids_;  // reused: forwarders may finish while we iterate
+  KernelForwarder* head_ = nullptr;
+  size_t count_ = 0;
+  KernelForwarder* tick_next_ = nullptr;  // the tick's cursor: remove() moves it on
+  epoll_event* batch_ = nullptr;          // the events being dispatched: remove() scrubs them
+  int batch_n_ = 0;
 };
 
 class KernelForwarder : public Forwarder {
@@ -83,31 +91,42 @@ class KernelForwarder : public Forwarder {
   // that carries them (null while both are still in the kernel or finished there).
   void handBackAll();
   UserspaceForwarder* userPart() { return user_.get(); }
+  // A promotion: the bytes user space carried before the kernel took the pair, counted in
+  // stats() and in the totals reported at the end.
+  void carryOver(const ForwardStats& before) {
+    stats_.up += before.up;
+    stats_.down += before.down;
+  }
 
   // From FastPathMonitor.
   void onSocketEvent(int side, uint32_t events);
   void onTick();
 
  private:
+  friend class FastPathMonitor;  // its list links
   static constexpr int kClient = 0;
   static constexpr int kNode = 1;
 
   // Index = the receiving side: sides_[kClient] sources the up direction (dirs_[0]).
+  // Laid out small (48 bytes): a promoted pair costs this forwarder only.
   struct Side {
-    int fd = -1;
     FastPathSocket sock;
-    bool registered = false;
-    bool in_target = false;
-    bool in_verdict = false;
     uint64_t base_written = 0;   // bytes_acked + SIOCOUTQ at hand-off (SYN included if any)
     uint64_t base_received = 0;  // bytes_received already consumed before the hand-off
     uint64_t acked_seen = 0;     // last tcpi_bytes_acked read (a lower bound of the current)
-    bool rdhup = false;          // FIN received
-    bool fin_passed = false;  // ...and passed on by the kernel path: the peer's write side is shut
+    int fd = -1;
+    bool registered : 1 = false;
+    bool in_target : 1 = false;
+    bool in_verdict : 1 = false;
+    bool rdhup : 1 = false;  // FIN received
+    // ...and passed on by the kernel path: the peer's write side is shut.
+    bool fin_passed : 1 = false;
   };
 
-  KernelForwarder(FastPath& fp, const Options& opts, Done done);
-  Status handOff(event_base* base, bool read_to_empty);
+  KernelForwarder(FastPathMonitor& monitor, const Options& opts, Done done);
+  FastPath& fp() const { return monitor_->fastPath(); }
+  event_base* base() const { return monitor_->base(); }
+  Status handOff(bool read_to_empty);
   Status insertPair();
   bool sample(int src, DirectionSample* out) const;
   void tryPassFin(int src);
@@ -126,23 +145,24 @@ class KernelForwarder : public Forwarder {
   void finish(ForwardEnd end);
   void detach();
 
-  FastPath& fp_;
-  event_base* base_ = nullptr;
-  FastPathMonitor* monitor_ = nullptr;
-  uint64_t monitor_id_ = 0;
+  FastPathMonitor* monitor_;             // ours for life: its FastPath and event_base are ours
+  KernelForwarder* mon_prev_ = nullptr;  // the monitor's list
+  KernelForwarder* mon_next_ = nullptr;
   Options opts_;
   Done done_;
-  bool done_called_ = false;
-  bool live_ = false;  // counted in FastPath::Counts::live_kernel
-  int ticks_ = 0;
-  bool broken_ = false;  // the kernel's count went past what was received: reset (checkClosed)
-  int hand_backs_ = 0;
   Side sides_[2];
-  DirectionHandover dirs_[2];                 // [0] up (client -> node), [1] down
+  DirectionHandover dirs_[2];  // [0] up (client -> node), [1] down
+  uint8_t ticks_ = 0;          // monitor ticks seen, counted up to 2
+  uint8_t hand_backs_ = 0;
+  uint8_t fin_delay_ms_ = 0;  // doubles per re-check, up to the tick
+  bool done_called_ = false;
+  bool live_ = false;       // counted in FastPath::Counts::live_kernel
+  bool broken_ = false;     // the kernel's count went past what was received: reset (checkClosed)
+  bool monitored_ = false;  // in the monitor's list and epoll set
   std::unique_ptr<UserspaceForwarder> user_;  // carries the handed-back directions
-  EventPtr fin_ev_;       // a FIN waits for its last bytes: re-checked soon, not at the tick
-  int fin_delay_ms_ = 0;  // doubles per re-check, up to the tick
-  ForwardStats final_;
+  EventPtr fin_ev_;  // a FIN waits for its last bytes: re-checked soon, not at the tick
+  // Until done: the bytes user space carried before the promotion (carryOver); then the totals.
+  ForwardStats stats_;
 };
 
 }  // namespace tsd::director

@@ -13,11 +13,8 @@ namespace tsd::director {
 namespace {
 
 #ifdef TSD_HAVE_BPF
-// The kernel part of a pair, if any (a promoted PromotingForwarder or a KernelForwarder).
-KernelForwarder* kernelPart(Forwarder& f) {
-  if (auto* p = dynamic_cast<PromotingForwarder*>(&f)) return p->kernelPart();
-  return dynamic_cast<KernelForwarder*>(&f);
-}
+// The kernel part of a pair, if any (a promoted pair's forwarder is a KernelForwarder).
+KernelForwarder* kernelPart(Forwarder& f) { return dynamic_cast<KernelForwarder*>(&f); }
 #endif
 
 UserspaceForwarder* userPart(Forwarder& f) {

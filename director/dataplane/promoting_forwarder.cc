@@ -97,11 +97,13 @@ void socketQueues(int client_fd, int node_fd, PairActivity& a) {
 
 // ---------------------------------------------------------------------------------------------
 PromotingForwarder::PromotingForwarder(PromotionWheel& wheel, int client_fd, int node_fd,
-                                       std::shared_ptr<const PromotionOptions> opts, Done done)
+                                       std::shared_ptr<const PromotionOptions> opts, Done done,
+                                       std::unique_ptr<Forwarder>* slot)
     : wheel_(wheel),
       opts_(std::move(opts)),
       done_(std::move(done)),
-      started_(std::chrono::steady_clock::now()) {
+      started_(std::chrono::steady_clock::now()),
+      slot_owner_(slot) {
   user_ = std::make_unique<UserspaceForwarder>(
       wheel_.base(), client_fd, node_fd, opts_->user, HalfState{},
       [this](ForwardEnd e, const ForwardStats& st, const HalfState& hs) { onDone(e, st, hs); });
@@ -115,20 +117,11 @@ void PromotingForwarder::leaveWheel() {
 }
 
 ForwardStats PromotingForwarder::stats() const {
-  ForwardStats s = before_;
-  const Forwarder* f = kernel_ ? static_cast<const Forwarder*>(kernel_.get()) : user_.get();
-  if (f != nullptr && !finished_) {
-    ForwardStats c = f->stats();
-    s.up += c.up;
-    s.down += c.down;
-  }
-  return s;
+  return finished_ ? ForwardStats{} : user_->stats();
 }
 
 void PromotingForwarder::abort() {
-  if (finished_) return;
-  if (kernel_) return kernel_->abort();
-  user_->abort();
+  if (!finished_) user_->abort();
 }
 
 // Hand-over: a pair being exported is never promoted (after a failed hand-over it simply stays
@@ -154,7 +147,7 @@ void PromotingForwarder::retrySoon() {
 }
 
 void PromotingForwarder::check(bool retry) {
-  if (finished_ || kernel_) return leaveWheel();
+  if (finished_) return leaveWheel();
   if (retry && slot_ < 0) return;  // held for a hand-over since (holdPromotion): never now
   PairActivity a;
   a.age_ms = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -185,40 +178,41 @@ void PromotingForwarder::check(bool retry) {
     return;
   }
   leaveWheel();  // promoted or not, this pair is judged once more at most: never again
-  // Nothing is buffered, so every byte user space read was written on: the kernel takes over
-  // at a clean byte boundary. Stop reading first; bytes arriving now wait in the sockets.
+  promote();     // last: may free us
+}
+
+// Nothing is buffered, so every byte user space read was written on: the kernel takes over
+// at a clean byte boundary. Stop reading first; bytes arriving now wait in the sockets.
+void PromotingForwarder::promote() {
   ForwardStats carried = user_->stats();
   int client_fd = user_->clientFd();
   int node_fd = user_->nodeFd();
   user_->stop();
-  auto kf = KernelForwarder::start(
-      wheel_.fastPath(), wheel_.base(), client_fd, node_fd, opts_->kernel,
-      [this](ForwardEnd e, const ForwardStats& st, const HalfState& hs) { onDone(e, st, hs); },
-      /*read_to_empty=*/true);  // the queues were empty above and nothing was read since
+  auto kf = KernelForwarder::start(wheel_.fastPath(), wheel_.base(), client_fd, node_fd,
+                                   opts_->kernel, done_,     // a copy: kept if the kernel refuses
+                                   /*read_to_empty=*/true);  // queues empty, nothing read since
   if (!kf.ok()) {
     LOG_WARN("fast path promotion failed, staying in user space: %s", kf.error().c_str());
     ++wheel_.fastPath().counts().promotion_failed;
     user_->resume();
     return;
   }
-  before_ = carried;
-  // We are in the wheel's timer, not in one of its callbacks: the stopped forwarder (and its
-  // two events) can go now rather than live as long as the pair.
-  user_.reset();
-  kernel_ = std::move(kf).value();
   ++wheel_.fastPath().counts().promoted;
+  std::unique_ptr<KernelForwarder> k = std::move(kf).value();
+  k->carryOver(carried);
+  // We run in a timer (the wheel's or our retry), never inside the forwarder's own callbacks:
+  // the stopped user-space forwarder and this wrapper can go now. Nothing touches `this` after.
+  *slot_owner_ = std::move(k);
 }
 
-// Called once by whichever forwarder carries the pair; may destroy us (last).
+// Called once by the user-space forwarder (a promoted pair reports to its owner directly);
+// may destroy us (last).
 void PromotingForwarder::onDone(ForwardEnd end, const ForwardStats& st, const HalfState& hs) {
   if (finished_) return;
   finished_ = true;
   leaveWheel();
-  ForwardStats total = before_;
-  total.up += st.up;
-  total.down += st.down;
   Done cb = std::move(done_);
-  cb(end, total, hs);
+  cb(end, st, hs);
 }
 
 }  // namespace tsd::director

@@ -1,7 +1,9 @@
 // PromotingForwarder: a pair starts on the user-space path and is promoted to the eBPF fast
 // path once it proved long-lived and interactive (shouldPromote), so short request/response
-// connections never pay for the kernel hand-off. Promoted at most once. Every pair of a
-// DataPath shares one options object and one PromotionWheel (one timer for all of them).
+// connections never pay for the kernel hand-off. Promoted at most once: the KernelForwarder
+// then takes this one's place in its owner's slot and this one is freed, so a promoted pair
+// costs the kernel forwarder alone. Every pair of a DataPath shares one options object and one
+// PromotionWheel (one timer for all of them).
 #pragma once
 
 #include <event2/event.h>
@@ -65,38 +67,39 @@ class PromotionWheel {
 
 class PromotingForwarder final : public Forwarder {
  public:
+  // `slot`: where the owner keeps this forwarder. At the promotion the KernelForwarder is moved
+  // in there, which frees this one; the owner's `done` goes with it.
   PromotingForwarder(PromotionWheel& wheel, int client_fd, int node_fd,
-                     std::shared_ptr<const PromotionOptions> opts, Done done);
+                     std::shared_ptr<const PromotionOptions> opts, Done done,
+                     std::unique_ptr<Forwarder>* slot);
   ~PromotingForwarder() override;
   PromotingForwarder(const PromotingForwarder&) = delete;
   PromotingForwarder& operator=(const PromotingForwarder&) = delete;
 
   ForwardStats stats() const override;
   void abort() override;
-  bool promoted() const { return kernel_ != nullptr; }
   // Live hand-over (pair_state.cc): no promotion from now on; the part carrying the pair.
   void holdPromotion();
-  KernelForwarder* kernelPart() { return kernel_.get(); }
-  UserspaceForwarder* userPart() { return kernel_ ? nullptr : user_.get(); }
+  UserspaceForwarder* userPart() { return user_.get(); }
 
  private:
   friend class PromotionWheel;
 
-  // From the wheel: judge the last window; may promote (and leave the wheel). retry: the
-  // once-per-judgement second look of retrySoon().
+  // From the wheel: judge the last window; may promote (and leave the wheel: then this
+  // forwarder is freed before it returns). retry: the second look of retrySoon().
   void check(bool retry = false);
   // Judge again on the loop's next turn, after it read what just arrived.
   void retrySoon();
   void leaveWheel();
+  void promote();
   void onDone(ForwardEnd end, const ForwardStats& st, const HalfState& hs);
 
   PromotionWheel& wheel_;
   std::shared_ptr<const PromotionOptions> opts_;
   Done done_;
   std::chrono::steady_clock::time_point started_;
-  std::unique_ptr<UserspaceForwarder> user_;  // until the promotion
-  std::unique_ptr<KernelForwarder> kernel_;   // after it
-  ForwardStats before_;                       // bytes user space carried before the promotion
+  std::unique_ptr<UserspaceForwarder> user_;
+  std::unique_ptr<Forwarder>* slot_owner_;  // the owner's slot (see the constructor)
   // The wheel's intrusive list.
   PromotingForwarder* prev_ = nullptr;
   PromotingForwarder* next_ = nullptr;

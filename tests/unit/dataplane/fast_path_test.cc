@@ -29,6 +29,11 @@ namespace {
 
 constexpr uint64_t kNoDemote = ~uint64_t{0};
 
+// A promoted pair's slot holds its KernelForwarder (the PromotingForwarder freed itself).
+bool promoted(const std::unique_ptr<Forwarder>& f) {
+  return dynamic_cast<const KernelForwarder*>(f.get()) != nullptr;
+}
+
 // Byte i of stream `seed`: a position-dependent pattern, so loss, duplication and reordering
 // all show up, not only a wrong length.
 uint8_t pattern(uint64_t seed, uint64_t i) { return static_cast<uint8_t>((i * 131 + seed) % 251); }
@@ -523,14 +528,16 @@ TEST_F(FastPathTest, PromotionWheelPromotesQuietPairsOnceAndKeepsBulkInUserSpace
   constexpr int kQuiet = 20;
   std::vector<Chain> chains(kQuiet + 1);
   std::vector<Outcome> outs(kQuiet + 1);
-  std::vector<std::unique_ptr<PromotingForwarder>> fwd;
+  // Each slot holds its pair's forwarder: a promotion puts the KernelForwarder there.
+  std::vector<std::unique_ptr<Forwarder>> fwd(kQuiet + 1);
   auto add = [&](int i) {
     Outcome* out = &outs[i];
-    fwd.push_back(std::make_unique<PromotingForwarder>(
+    fwd[i] = std::make_unique<PromotingForwarder>(
         wheel, chains[i].dc.get(), chains[i].dn.get(), opts,
         [out](ForwardEnd e, const ForwardStats& s, const HalfState& h) {
           *out = Outcome{true, e, s, h};
-        }));
+        },
+        &fwd[i]);
   };
   for (int i = 0; i <= kQuiet; ++i) chains[i] = chain();
   for (int i = 0; i < kQuiet; ++i) add(i);
@@ -550,11 +557,11 @@ TEST_F(FastPathTest, PromotionWheelPromotesQuietPairsOnceAndKeepsBulkInUserSpace
   EXPECT_EQ(wheel.waiting(), static_cast<size_t>(kQuiet + 1));
   runUntil([&] {
     for (int i = 0; i < kQuiet; ++i) {
-      if (!fwd[i]->promoted()) return false;
+      if (!promoted(fwd[i])) return false;
     }
     return true;
   });
-  EXPECT_FALSE(fwd[kQuiet]->promoted());
+  EXPECT_FALSE(promoted(fwd[kQuiet]));
   EXPECT_EQ(wheel.waiting(), 1u);  // the bulk pair, still judged every period
   EXPECT_EQ(fp_->counts().promoted, static_cast<uint64_t>(kQuiet));
   std::optional<uint64_t> bulk_got;
@@ -563,7 +570,7 @@ TEST_F(FastPathTest, PromotionWheelPromotesQuietPairsOnceAndKeepsBulkInUserSpace
     bulk_got = readCheck(bulk.node.get(), 3, 0, bulk_sent);
     bulk_read = true;
   });
-  for (int i = 0; i < kQuiet; ++i) EXPECT_TRUE(fwd[i]->promoted()) << i;
+  for (int i = 0; i < kQuiet; ++i) EXPECT_TRUE(promoted(fwd[i])) << i;
   // Through the kernel now: the rest of each stream, then FIN both ways.
   for (int i = 0; i < kQuiet; ++i) {
     ASSERT_TRUE(writeAll(chains[i].client.get(), 1, 1, 4096));
@@ -621,10 +628,13 @@ TEST_F(FastPathTest, AStreamPromotedOrNotInMidFlowKeepsEveryByte) {
   opts->rules.max_queued = ~uint64_t{0};
   Chain c = chain();
   Outcome out;
-  PromotingForwarder f(wheel, c.dc.get(), c.dn.get(), opts,
-                       [&out](ForwardEnd e, const ForwardStats& s, const HalfState& h) {
-                         out = Outcome{true, e, s, h};
-                       });
+  std::unique_ptr<Forwarder> f;
+  f = std::make_unique<PromotingForwarder>(
+      wheel, c.dc.get(), c.dn.get(), opts,
+      [&out](ForwardEnd e, const ForwardStats& s, const HalfState& h) {
+        out = Outcome{true, e, s, h};
+      },
+      &f);
   const uint64_t n = 64 << 20;
   std::thread sender([&] {
     EXPECT_TRUE(writeAll(c.client.get(), 7, 0, n));
@@ -639,7 +649,7 @@ TEST_F(FastPathTest, AStreamPromotedOrNotInMidFlowKeepsEveryByte) {
   runUntil([&] { return read_done.load(); });
   sender.join();
   reader.join();
-  EXPECT_EQ(fp_->counts().promoted, f.promoted() ? 1u : 0u);
+  EXPECT_EQ(fp_->counts().promoted, promoted(f) ? 1u : 0u);
   EXPECT_EQ(got, n);
   shutdown(c.node.get(), SHUT_WR);
   runUntil([&] { return out.done; });

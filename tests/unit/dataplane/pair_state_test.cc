@@ -88,7 +88,8 @@ class PairStateTest : public ::testing::Test {
 };
 
 TEST_F(PairStateTest, HeldBytesAndHalfCloseSurviveTheMove) {
-  auto f = dp_->start(client_.director, node_.director, done(), &kernel_);
+  std::unique_ptr<Forwarder> f;
+  f = dp_->start(client_.director, node_.director, done(), &f, &kernel_);
   ASSERT_FALSE(kernel_);
   // The node does not read: the forwarder ends up holding bytes it read from the client.
   for (int round = 0; round < 4; ++round) {
@@ -123,7 +124,8 @@ TEST_F(PairStateTest, HeldBytesAndHalfCloseSurviveTheMove) {
 }
 
 TEST_F(PairStateTest, AFailedHandOverResumesWhereItStopped) {
-  auto f = dp_->start(client_.director, node_.director, done(), &kernel_);
+  std::unique_ptr<Forwarder> f;
+  f = dp_->start(client_.director, node_.director, done(), &f, &kernel_);
   fillFromClient();
   settle();
   PairState s = exportPair(*f);
