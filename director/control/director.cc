@@ -224,7 +224,7 @@ void Director::shutdown() {
   health_.reset();
   // Connections end with the process; a reset tells both sides at once.
   std::vector<Connection*> live;
-  for (auto& c : conns_) live.push_back(c.get());
+  for (auto& c : conns_) live.push_back(&c);
   for (auto* c : live) c->abort();
   sticky_.stop();
 }
@@ -236,7 +236,7 @@ HealthCounters Director::healthCounters() const {
 ForwardStats Director::bytes() const {
   ForwardStats s = stats_.closed_bytes;
   for (const auto& c : conns_) {
-    ForwardStats f = c->stats();
+    ForwardStats f = c.stats();
     s.up += f.up;
     s.down += f.down;
   }

@@ -144,9 +144,9 @@ class Director final : private ConnectionHost, private PlacementInputs, private 
   bool snapshots_dirty_ = true;
   bool figures_dirty_ = false;
   SteadyClock::time_point last_rebuild_{};
-  std::list<std::unique_ptr<Connection>> conns_;
-  std::vector<std::unique_ptr<Connection>> dead_;
-  EventPtr reaper_;  // frees finished connections outside their callbacks
+  std::list<Connection> conns_;  // the connections themselves (one allocation each)
+  std::list<Connection> dead_;   // finished, spliced here from conns_; freed by the reaper
+  EventPtr reaper_;              // frees finished connections outside their callbacks
   StickyStore sticky_;
   std::unique_ptr<sticky::SessionIndex> sessions_;
   UserLearning learning_;

@@ -20,18 +20,15 @@ void Director::accept(ServiceId sid, NodeId manual, UniqueFd fd, const SockAddr&
   p.service = sid;
   p.manual = manual;
   p.sticky_key = svc.cfg->sticky_key;
-  p.ipv4_prefix = cfg_->sticky.ipv4_prefix;
-  p.ipv6_prefix = cfg_->sticky.ipv6_prefix;
-  p.connect_attempts = cfg_->director.connect_attempts;
+  p.ipv4_prefix = static_cast<uint8_t>(cfg_->sticky.ipv4_prefix);
+  p.ipv6_prefix = static_cast<uint8_t>(cfg_->sticky.ipv6_prefix);
+  p.connect_attempts = static_cast<uint8_t>(cfg_->director.connect_attempts);
   p.connect_timeout = cfg_->director.connect_timeout;
   p.transparent = cfg_->director.transparent;
-  auto conn =
-      std::make_unique<Connection>(static_cast<ConnectionHost&>(*this), p, std::move(fd), peer);
-  Connection* c = conn.get();
-  conns_.push_back(std::move(conn));
-  c->position = std::prev(conns_.end());
-  c->listed = true;
-  c->start();
+  Connection& c = conns_.emplace_back(static_cast<ConnectionHost&>(*this), p, std::move(fd), peer);
+  c.position = std::prev(conns_.end());
+  c.listed = true;
+  c.start();
 }
 
 std::optional<Route> Director::reserve(const Connection& c) {
@@ -120,8 +117,7 @@ void Director::closed(Connection& c, const ConnectionEnd& end) {
   }
   if (!c.listed) return;
   c.listed = false;
-  dead_.push_back(std::move(*c.position));
-  conns_.erase(c.position);
+  dead_.splice(dead_.end(), conns_, c.position);  // still alive: we may be in its callback
   event_active(reaper_.get(), 0, 0);
   if (drained_ && conns_.empty()) finishDrain();  // the last one of a graceful stop
 }

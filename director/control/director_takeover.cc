@@ -21,13 +21,13 @@ void Director::beginHandOver() {
   handing_over_ = true;
   for (auto& [addr, l] : listeners_) l->pause();
   for (auto& c : conns_) {
-    if (Forwarder* f = c->forwarder()) prepareExport(*f);
+    if (Forwarder* f = c.forwarder()) prepareExport(*f);
   }
 }
 
 bool Director::handOverReady() {
   for (auto& c : conns_) {
-    Forwarder* f = c->forwarder();
+    Forwarder* f = c.forwarder();
     // Still peeking a hello or connecting: it finishes (or fails) first.
     if (f == nullptr) return false;
     prepareExport(*f);  // promoted since beginHandOver
@@ -60,10 +60,10 @@ HandOverExport Director::captureHandOver() {
   ex.pairs.reserve(conns_.size());
   for (auto& c : conns_) {
     ExportedPair p;
-    p.record = record(*c);
-    p.client_fd = c->clientFd();
-    p.node_fd = c->nodeFd();
-    p.state = exportPair(*c->forwarder());
+    p.record = record(c);
+    p.client_fd = c.clientFd();
+    p.node_fd = c.nodeFd();
+    p.state = exportPair(*c.forwarder());
     ex.pairs.push_back(std::move(p));
   }
   // The new process reads these files before it continues anything.
@@ -74,7 +74,7 @@ HandOverExport Director::captureHandOver() {
 }
 
 void Director::resumeAfterHandOver() {
-  for (auto& c : conns_) resumePair(*c->forwarder());
+  for (auto& c : conns_) resumePair(*c.forwarder());
   for (auto& [addr, l] : listeners_) l->resume();
   handing_over_ = false;
 }
@@ -108,9 +108,9 @@ void Director::adoptConnection(AdoptedPair& p) {
   ConnectionParams params;
   params.service = svc->id;
   params.sticky_key = svc->cfg->sticky_key;
-  params.ipv4_prefix = cfg_->sticky.ipv4_prefix;
-  params.ipv6_prefix = cfg_->sticky.ipv6_prefix;
-  params.connect_attempts = cfg_->director.connect_attempts;
+  params.ipv4_prefix = static_cast<uint8_t>(cfg_->sticky.ipv4_prefix);
+  params.ipv6_prefix = static_cast<uint8_t>(cfg_->sticky.ipv6_prefix);
+  params.connect_attempts = static_cast<uint8_t>(cfg_->director.connect_attempts);
   params.connect_timeout = cfg_->director.connect_timeout;
   params.transparent = cfg_->director.transparent;
   sockaddr_storage ss{};
@@ -124,10 +124,8 @@ void Director::adoptConnection(AdoptedPair& p) {
     peer = parsed.ok() ? std::optional<SockAddr>(*parsed) : std::nullopt;
   }
   sink_.accepted(svc->id, false);
-  auto conn = std::make_unique<Connection>(static_cast<ConnectionHost&>(*this), params,
-                                           std::move(p.client), peer.value_or(SockAddr{}));
-  Connection* c = conn.get();
-  conns_.push_back(std::move(conn));
+  Connection* c = &conns_.emplace_back(static_cast<ConnectionHost&>(*this), params,
+                                       std::move(p.client), peer.value_or(SockAddr{}));
   c->position = std::prev(conns_.end());
   c->listed = true;
   c->started_unix_ms = p.record.started_unix_ms;

@@ -166,7 +166,7 @@ void Director::learned(const UserLearning::Live& live, const std::string& user,
     return;
   }
   auto it = std::find_if(conns_.begin(), conns_.end(),
-                         [&](const auto& c) { return handleOf(*c) == live.handle; });
+                         [&](const Connection& c) { return handleOf(c) == live.handle; });
   if (it == conns_.end()) return;  // gone meanwhile
   users.noteBounce(user, now);
   users.pin(live.identity, {user, in.home->node, in.home->tag, now + cfg_->sticky.bounce_ttl});
@@ -174,7 +174,7 @@ void Director::learned(const UserLearning::Live& live, const std::string& user,
            user.c_str(), live.identity.key.c_str(), cur->cfg.name.c_str(), in.home->node.c_str(),
            static_cast<long long>(
                std::chrono::duration_cast<std::chrono::milliseconds>(in.age).count()));
-  bounce->push_back(it->get());
+  bounce->push_back(&*it);
 }
 
 std::optional<NodeId> Director::userPin(const sticky::Identity& id,

@@ -33,11 +33,19 @@ std::optional<Reason> Connection::reason() const {
   return attempts_.back().reason;
 }
 
-ForwardStats Connection::stats() const { return forwarder_ ? forwarder_->stats() : ForwardStats{}; }
+ForwardStats Connection::stats() const {
+  return forwarding() ? forwarder_->stats() : ForwardStats{};
+}
+
+const std::string& Connection::sni() const {
+  static const std::string kNone;
+  return hello_ ? hello_->sni : kNone;
+}
 
 void Connection::start() {
   if (params_.manual == kNoId && params_.sticky_key == conf::StickyKey::kSni) {
-    hello_deadline_ = std::chrono::steady_clock::now() + params_.connect_timeout;
+    hello_ = std::make_unique<Hello>();
+    hello_->deadline = std::chrono::steady_clock::now() + params_.connect_timeout;
     ev_.reset(event_new(host_.base(), client_.get(), EV_READ | EV_PERSIST,
                         &Connection::onSniReadable, this));
     timeval tv = toTimeval(params_.connect_timeout);
@@ -66,7 +74,7 @@ void Connection::peekHello() {
   sticky::SniResult r = sticky::parseClientHelloSni(std::string_view(buf, n));
   if (r.status == sticky::SniStatus::kNeedMore) {
     if (static_cast<size_t>(n) >= sizeof buf) return refuse(Refusal::kBadHello);
-    if (std::chrono::steady_clock::now() >= hello_deadline_) {
+    if (std::chrono::steady_clock::now() >= hello_->deadline) {
       return refuse(Refusal::kHelloTimeout);
     }
     // The bytes stay queued, so the socket stays readable: wait a little instead of spinning.
@@ -81,7 +89,7 @@ void Connection::peekHello() {
   if (r.status == sticky::SniStatus::kMalformed) return refuse(Refusal::kBadHello);
   ev_.reset();
   if (r.status == sticky::SniStatus::kFound) {
-    sni_ = r.name;
+    hello_->sni = r.name;
     identity_ = sticky::identityFromSni(r.name);
   }
   connectNext();
@@ -91,8 +99,9 @@ void Connection::connectNext() {
   while (static_cast<int>(attempts_.size()) < params_.connect_attempts) {
     std::optional<Route> r = host_.reserve(*this);
     if (!r) break;
-    attempts_.push_back(
-        {r->node, r->reason, Attempt::Outcome::kPending, r->ambiguous, r->sticky_replaced});
+    attempts_.push(
+        {r->node, r->reason, Attempt::Outcome::kPending, r->ambiguous, r->sticky_replaced},
+        params_.connect_attempts);
     std::string why;
     if (startAttempt(*r, &why)) return;
     host_.attemptFailed(*this, why);
@@ -145,8 +154,11 @@ void Connection::adoptForwarding(UniqueFd node_fd, sticky::Identity id, std::str
                                  Attempt last, const MakeForwarder& make) {
   upstream_ = std::move(node_fd);
   identity_ = std::move(id);
-  sni_ = std::move(sni);
-  attempts_.assign(1, last);
+  if (!sni.empty()) {
+    hello_ = std::make_unique<Hello>();
+    hello_->sni = std::move(sni);
+  }
+  attempts_.assignOne(last);
   forwarder_ = make(makeDone());
 }
 
@@ -155,8 +167,7 @@ Forwarder::Done Connection::makeDone() {
 }
 
 void Connection::forwardDone(ForwardEnd end, const ForwardStats& st) {
-  done_ = true;
-  retired_ = std::move(forwarder_);  // we are inside its callback: free it later
+  done_ = true;  // we are inside the forwarder's callback: it is freed with us
   host_.closed(*this, ConnectionEnd{std::nullopt, end, st});
 }
 

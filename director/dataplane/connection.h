@@ -6,13 +6,14 @@
 
 #include <event2/event.h>
 
+#include <algorithm>
 #include <chrono>
 #include <functional>
 #include <list>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
-#include <vector>
 
 #include "conf/config.h"
 #include "conf/sock_addr.h"
@@ -46,6 +47,44 @@ struct Attempt {
   bool sticky_replaced = false;
 };
 
+// A connection's attempts, in order: the first two inline (nearly every connection needs one),
+// more on the heap. At most connect_attempts (<= 16).
+class AttemptLog {
+ public:
+  static constexpr size_t kInline = 2;
+  std::span<const Attempt> all() const { return {data(), n_}; }
+  bool empty() const { return n_ == 0; }
+  size_t size() const { return n_; }
+  Attempt& back() { return data()[n_ - 1]; }
+  const Attempt& back() const { return data()[n_ - 1]; }
+  // Appends; `max` (the connection's connect_attempts) sizes the heap part once needed. Past
+  // that capacity the last entry is overwritten (the caller never asks for more).
+  void push(const Attempt& a, size_t max) {
+    if (n_ == cap_ && !heap_) {
+      cap_ = static_cast<uint8_t>(std::clamp<size_t>(max, kInline + 1, 255));
+      heap_ = std::make_unique<Attempt[]>(cap_);
+      std::copy(inline_, inline_ + kInline, heap_.get());
+    }
+    if (n_ == cap_) --n_;
+    data()[n_++] = a;
+  }
+  void assignOne(const Attempt& a) {
+    heap_.reset();
+    cap_ = kInline;
+    n_ = 0;
+    push(a, 1);
+  }
+
+ private:
+  Attempt* data() { return heap_ ? heap_.get() : inline_; }
+  const Attempt* data() const { return heap_ ? heap_.get() : inline_; }
+
+  Attempt inline_[kInline];
+  std::unique_ptr<Attempt[]> heap_;
+  uint8_t n_ = 0;
+  uint8_t cap_ = kInline;
+};
+
 // How a connection ended: refused before forwarding, or the forwarder's end and bytes.
 struct ConnectionEnd {
   std::optional<Refusal> refusal;
@@ -53,15 +92,16 @@ struct ConnectionEnd {
   ForwardStats bytes;
 };
 
-// Fixed at accept from the service and the config snapshot of that moment.
+// Fixed at accept from the service and the config snapshot of that moment (24 bytes: every
+// connection holds a copy).
 struct ConnectionParams {
+  conf::Duration connect_timeout{3000};
   ServiceId service = kNoId;
   NodeId manual = kNoId;  // accepted on this node's manual listener
   conf::StickyKey sticky_key = conf::StickyKey::kSrc;
-  int ipv4_prefix = 32;
-  int ipv6_prefix = 64;
-  int connect_attempts = 3;
-  conf::Duration connect_timeout{3000};
+  uint8_t ipv4_prefix = 32;      // 0..32
+  uint8_t ipv6_prefix = 64;      // 0..128
+  uint8_t connect_attempts = 3;  // 1..16
   bool transparent = false;
 };
 
@@ -107,23 +147,24 @@ class Connection {
   ServiceId service() const { return params_.service; }
   const SockAddr& peer() const { return peer_; }
   const sticky::Identity& identity() const { return identity_; }
-  const std::string& sni() const { return sni_; }
-  const std::vector<Attempt>& attempts() const { return attempts_; }
+  const std::string& sni() const;
+  std::span<const Attempt> attempts() const { return attempts_.all(); }
   // The node of the current attempt or of the forwarded pair; kNoId before and after.
   NodeId node() const;
   // The rule that chose the current (or last) node.
   std::optional<Reason> reason() const;
   int clientFd() const { return client_.get(); }
   int nodeFd() const { return upstream_.get(); }
-  bool forwarding() const { return forwarder_ != nullptr; }
+  bool forwarding() const { return forwarder_ != nullptr && !done_; }
   ForwardStats stats() const;
-  // The sticky table counts this connection as live (opened once, closed once).
-  bool sticky_open = false;
-  // The director's list position (O(1) removal without a side index).
-  std::list<std::unique_ptr<Connection>>::iterator position;
-  bool listed = false;
+  // The director's list position (O(1) removal without a side index). The list holds the
+  // connections themselves: one allocation each.
+  std::list<Connection>::iterator position;
   // Wall-clock start (unix ms), carried across a hand-over.
   int64_t started_unix_ms = 0;
+  bool listed = false;
+  // The sticky table counts this connection as live (opened once, closed once).
+  bool sticky_open = false;
 
  private:
   static void onSniReadable(evutil_socket_t, short what, void* arg);
@@ -141,14 +182,18 @@ class Connection {
   UniqueFd client_;
   UniqueFd upstream_;
   SockAddr peer_;
-  sticky::Identity identity_;
-  std::string sni_;
-  std::vector<Attempt> attempts_;
-  EventPtr ev_;  // SNI peek, then connect
-  std::chrono::steady_clock::time_point hello_deadline_{};
-  std::unique_ptr<Forwarder> forwarder_;
-  std::unique_ptr<Forwarder> retired_;  // finished inside its own callback: freed with us
   bool done_ = false;
+  sticky::Identity identity_;
+  // Only with sticky_key = sni: the hello's deadline and the name it gave.
+  struct Hello {
+    std::chrono::steady_clock::time_point deadline{};
+    std::string sni;
+  };
+  std::unique_ptr<Hello> hello_;
+  AttemptLog attempts_;
+  EventPtr ev_;  // SNI peek, then connect
+  // Kept after done (it finished inside its own callback): freed with us.
+  std::unique_ptr<Forwarder> forwarder_;
 };
 
 }  // namespace tsd::director
