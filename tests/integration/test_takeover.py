@@ -202,7 +202,10 @@ def test_pending_bytes_both_ways_survive_the_handover(director):
     d.start(wait_for=d.metrics_port)
     client = socket.create_connection(("127.0.0.1", port), timeout=10)
     node, _ = stalled.accept()
-    up, down = pattern(16 << 20, seed=5), pattern(16 << 20, seed=6)
+    # More than every buffer on the way can hold: receive buffers autotune up to tcp_rmem's
+    # maximum (32 MiB here), and on the fast path 4 MiB more wait in the kernel before the
+    # hand-back (16 MiB once fitted whole, now and then).
+    up, down = pattern(64 << 20, seed=5), pattern(64 << 20, seed=6)
 
     def push(s, data):
         s.setblocking(False)
