@@ -25,6 +25,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <deque>
+#include <map>
 #include <memory>
 #include <queue>
 #include <random>
@@ -269,6 +270,14 @@ struct ClientConn {
 struct Stats {
   std::vector<double> rtt_us, burst_ms;
   uint64_t resets = 0, errors = 0;
+  // Errors by cause: "closed" (the director or server closed first), "corrupt" (a reply out of
+  // order or not as sent), "drain_timeout" (not ended within 10 s of our FIN), "connect", or
+  // the errno's name.
+  std::map<std::string, uint64_t> error_kinds;
+  void error(const std::string& why) {
+    ++errors;
+    ++error_kinds[why];
+  }
 };
 
 enum class Ev : uint8_t { kKey, kBurst };
@@ -285,7 +294,7 @@ void clientFail(ClientConn& c, Stats& st, int err) {
   if (err == ECONNRESET || err == EPIPE) {
     ++st.resets;
   } else {
-    ++st.errors;
+    st.error(err == 0 ? "closed" : err == EBADMSG ? "corrupt" : strerrorname_np(err));
   }
   close(c.fd);
 }
@@ -334,7 +343,7 @@ void drainAndClose(int ep, std::vector<ClientConn>& conns, Stats& st, char* buf,
   }
   for (ClientConn& c : conns) {
     if (c.dead) continue;
-    ++st.errors;  // did not end within the deadline
+    st.error("drain_timeout");  // did not end within the deadline
     c.dead = true;
     close(c.fd);
   }
@@ -423,7 +432,7 @@ int runClient(const Options& o, bool json) {
     if (c.fd < 0 ||
         (connect(c.fd, reinterpret_cast<sockaddr*>(&sa), sl) != 0 && errno != EINPROGRESS)) {
       c.dead = true;
-      ++st.errors;
+      st.error("connect");
       if (c.fd >= 0) close(c.fd);
       continue;
     }
@@ -510,13 +519,18 @@ int runClient(const Options& o, bool json) {
   drainAndClose(ep, conns, st, buf, sizeof buf);
   double k50 = percentile(st.rtt_us, 0.5), k99 = percentile(st.rtt_us, 0.99);
   double b50 = percentile(st.burst_ms, 0.5), b99 = percentile(st.burst_ms, 0.99);
+  std::string kinds;
+  for (const auto& [why, n] : st.error_kinds) {
+    kinds += (kinds.empty() ? "\"" : ", \"") + why + "\": " + std::to_string(n);
+  }
   if (json) {
     printf(
         "{\"connections\": %d, \"keystroke_rtt_us\": {\"p50\": %.1f, \"p99\": %.1f}, "
         "\"burst_ms\": {\"p50\": %.2f, \"p99\": %.2f}, \"resets\": %llu, \"errors\": %llu, "
-        "\"keystrokes\": %zu, \"bursts\": %zu}\n",
+        "\"error_kinds\": {%s}, \"keystrokes\": %zu, \"bursts\": %zu}\n",
         alive, k50, k99, b50, b99, static_cast<unsigned long long>(st.resets),
-        static_cast<unsigned long long>(st.errors), st.rtt_us.size(), st.burst_ms.size());
+        static_cast<unsigned long long>(st.errors), kinds.c_str(), st.rtt_us.size(),
+        st.burst_ms.size());
   } else {
     printf(
         "connections %d keystrokes %zu rtt p50 %.1f us p99 %.1f us bursts %zu p50 %.2f ms "
