@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <memory>
 
+#include "director/base/block_pool.h"
 #include "director/base/event_util.h"
 #include "director/dataplane/forwarder.h"
 #include "director/dataplane/handover.h"
@@ -75,6 +76,9 @@ class PromotingForwarder final : public Forwarder {
   ~PromotingForwarder() override;
   PromotingForwarder(const PromotingForwarder&) = delete;
   PromotingForwarder& operator=(const PromotingForwarder&) = delete;
+  // From a pool, like the user-space forwarder it holds: both live only until the promotion.
+  static void* operator new(size_t n) { return pooledNew<PromotingForwarder>(n); }
+  static void operator delete(void* p, size_t n) { pooledDelete<PromotingForwarder>(p, n); }
 
   ForwardStats stats() const override;
   void abort() override;

@@ -31,8 +31,8 @@ UserspaceForwarder::UserspaceForwarder(event_base* base, int client_fd, int node
   dirs_[1].eof = dirs_[1].shut = initial.down_eof;
   dirs_[0].gate = opts_->gates[0];
   dirs_[1].gate = opts_->gates[1];
-  ev_[0].reset(event_new(base_, client_fd, EV_PERSIST, &UserspaceForwarder::onEvent, this));
-  ev_[1].reset(event_new(base_, node_fd, EV_PERSIST, &UserspaceForwarder::onEvent, this));
+  event_assign(&ev_[0], base_, client_fd, EV_PERSIST, &UserspaceForwarder::onEvent, this);
+  event_assign(&ev_[1], base_, node_fd, EV_PERSIST, &UserspaceForwarder::onEvent, this);
   if (opts_->idle_timeout.count() > 0) {
     idle_ev_.reset(event_new(base_, -1, EV_PERSIST, &UserspaceForwarder::onIdle, this));
     timeval tv = toTimeval(opts_->idle_timeout);
@@ -95,7 +95,7 @@ void UserspaceForwarder::takeWindow(uint64_t* bytes, uint64_t* max_read) {
 
 void UserspaceForwarder::stop() {
   finished_ = true;
-  for (auto& ev : ev_) event_del(ev.get());
+  for (event& ev : ev_) event_del(&ev);
   interest_[0] = interest_[1] = 0;
   if (idle_ev_) event_del(idle_ev_.get());
   if (kick_) event_del(kick_.get());
@@ -145,7 +145,9 @@ void UserspaceForwarder::adoptDirection(int dir, const DirectionState& in) {
 }
 // --- live hand-over (end) ---
 
-UserspaceForwarder::~UserspaceForwarder() = default;
+UserspaceForwarder::~UserspaceForwarder() {
+  for (event& ev : ev_) event_del(&ev);
+}
 
 void UserspaceForwarder::onEvent(evutil_socket_t fd, short what, void* arg) {
   static_cast<UserspaceForwarder*>(arg)->handle(fd, what);
@@ -261,7 +263,7 @@ void UserspaceForwarder::updateInterest() {
 void UserspaceForwarder::setInterest(int idx, short flags) {
   if (interest_[idx] == flags) return;
   interest_[idx] = flags;
-  event* ev = ev_[idx].get();
+  event* ev = &ev_[idx];
   event_del(ev);
   if (flags == 0) return;
   event_assign(ev, base_, event_get_fd(ev), flags | EV_PERSIST, &UserspaceForwarder::onEvent, this);
@@ -283,7 +285,7 @@ void UserspaceForwarder::finish(ForwardEnd end) {
     setAbortiveClose(dirs_[0].from);
     setAbortiveClose(dirs_[1].from);
   }
-  for (auto& ev : ev_) event_del(ev.get());
+  for (event& ev : ev_) event_del(&ev);
   if (idle_ev_) event_del(idle_ev_.get());
   if (kick_) event_del(kick_.get());
   HalfState hs{dirs_[0].shut, dirs_[1].shut};

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <event2/event.h>
+#include <event2/event_struct.h>  // the two events live inside the forwarder (event_assign)
 
 #include <chrono>
 #include <cstdint>
@@ -11,6 +12,7 @@
 #include <memory>
 #include <vector>
 
+#include "director/base/block_pool.h"
 #include "director/base/event_util.h"
 #include "director/dataplane/forwarder.h"
 #include "director/dataplane/pair_state.h"
@@ -39,6 +41,10 @@ class UserspaceForwarder final : public Forwarder {
   ~UserspaceForwarder() override;
   UserspaceForwarder(const UserspaceForwarder&) = delete;
   UserspaceForwarder& operator=(const UserspaceForwarder&) = delete;
+  // From a pool (block_pool.h): on `auto` every pair holds one only for its first
+  // promote_after, and a burst of them must not leave the heap holed after their promotion.
+  static void* operator new(size_t n) { return pooledNew<UserspaceForwarder>(n); }
+  static void operator delete(void* p, size_t n) { pooledDelete<UserspaceForwarder>(p, n); }
 
   ForwardStats stats() const override { return {dirs_[0].bytes, dirs_[1].bytes}; }
   void abort() override;
@@ -106,7 +112,7 @@ class UserspaceForwarder final : public Forwarder {
   std::shared_ptr<const Options> opts_;
   Done done_;
   Direction dirs_[2];  // [0] client->node (up), [1] node->client (down)
-  EventPtr ev_[2];     // [0] client fd, [1] node fd
+  event ev_[2];        // [0] client fd, [1] node fd; assigned here, never allocated
   short interest_[2] = {-1, -1};
   EventPtr idle_ev_;
   EventPtr kick_;
