@@ -56,6 +56,10 @@ bool consumedBefore(int fd, uint64_t& consumed, uint64_t* unread = nullptr) {
   return false;
 }
 
+// Bytes read from the socket before and some still unread: its head segment may be partly read
+// (docs/fast-path.md, "Partly read segments"), which the stream parser would miscount.
+bool mayBePartlyRead(uint64_t consumed, uint64_t unread) { return consumed > 0 && unread > 0; }
+
 // A socket the peer reset is in TCP_CLOSE; one that only got a FIN is in CLOSE_WAIT.
 // Sockets in a sockmap do not always report the reset through SO_ERROR, so look at the state.
 bool wasReset(int fd) {
@@ -200,7 +204,7 @@ Result<std::unique_ptr<KernelForwarder>> KernelForwarder::start(FastPath& fp, ev
 bool KernelForwarder::partlyRead(int fd) {
   uint64_t consumed = 0, unread = 0;
   if (!consumedBefore(fd, consumed, &unread)) return true;  // unknown: not safe either
-  return consumed > 0 && unread > 0;
+  return mayBePartlyRead(consumed, unread);
 }
 
 Status KernelForwarder::handOff(bool read_to_empty) {
@@ -213,7 +217,7 @@ Status KernelForwarder::handOff(bool read_to_empty) {
     // The stream parser starts a message at the head segment's first byte, not at the first
     // unread one: a segment user space read part of would be miscounted and the bytes after
     // it held for ever. Whole unread segments (nothing read yet) are safe.
-    if (!read_to_empty && s.base_received > 0 && unread > 0) {
+    if (!read_to_empty && mayBePartlyRead(s.base_received, unread)) {
       return makeError("fast path: " + std::to_string(unread) +
                        " bytes wait unread behind bytes user space read (a segment may be "
                        "partly read): the pair stays in user space");
