@@ -9,18 +9,8 @@
 
 namespace tsd::director {
 
-struct BlockPool::Slab {
-  BlockPool* pool;
-  Slab* prev = nullptr;  // in partial_
-  Slab* next = nullptr;
-  void* free = nullptr;  // freed blocks, each holding the next
-  uint32_t live = 0;
-  uint32_t carved = 0;  // blocks ever handed out from the bump area
-  bool in_partial = false;
-};
-
 namespace {
-constexpr size_t kHeader = (sizeof(void*) * 6 + 63) / 64 * 64;  // a cache line or two
+constexpr size_t kHeader = 64;  // the slab header, a cache line
 
 char* blockAt(void* slab, size_t block, uint32_t i) {
   return static_cast<char*>(slab) + kHeader + block * i;
@@ -29,7 +19,9 @@ char* blockAt(void* slab, size_t block, uint32_t i) {
 
 BlockPool::BlockPool(size_t block_size)
     : block_(std::max<size_t>((block_size + 15) / 16 * 16, sizeof(void*))),
-      per_slab_((kSlabBytes - kHeader) / block_) {}
+      per_slab_((kSlabBytes - kHeader) / block_) {
+  static_assert(sizeof(Slab) <= kHeader, "the slab header must fit before the first block");
+}
 
 BlockPool::~BlockPool() {
   // Slabs with live blocks stay mapped (their objects may outlive a thread's pool at exit);
@@ -59,27 +51,18 @@ BlockPool::Slab* BlockPool::mapSlab() {
 }
 
 void BlockPool::pushPartial(Slab* s) {
-  s->prev = nullptr;
-  s->next = partial_;
-  if (partial_ != nullptr) partial_->prev = s;
-  partial_ = s;
+  partial_.pushFront(s);
   s->in_partial = true;
 }
 
 void BlockPool::unlink(Slab* s) {
-  if (s->prev != nullptr) {
-    s->prev->next = s->next;
-  } else {
-    partial_ = s->next;
-  }
-  if (s->next != nullptr) s->next->prev = s->prev;
-  s->prev = s->next = nullptr;
+  partial_.unlink(s);
   s->in_partial = false;
 }
 
 void* BlockPool::allocate() {
-  if (partial_ == nullptr) pushPartial(mapSlab());
-  Slab* s = partial_;
+  if (partial_.empty()) pushPartial(mapSlab());
+  Slab* s = partial_.front();
   void* b;
   if (s->free != nullptr) {
     b = s->free;

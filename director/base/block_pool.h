@@ -12,6 +12,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "director/base/intrusive_list.h"
+
 namespace tsd::director {
 
 class BlockPool {
@@ -41,7 +43,16 @@ class BlockPool {
   }
 
  private:
-  struct Slab;
+  // At the start of each slab.
+  struct Slab {
+    BlockPool* pool;
+    Slab* prev = nullptr;  // in partial_
+    Slab* next = nullptr;
+    void* free = nullptr;  // freed blocks, each holding the next
+    uint32_t live = 0;
+    uint32_t carved = 0;  // blocks ever handed out from the bump area
+    bool in_partial = false;
+  };
   Slab* mapSlab();
   void release(Slab* s);
   void unlink(Slab* s);
@@ -49,8 +60,8 @@ class BlockPool {
 
   size_t block_;
   size_t per_slab_;
-  Slab* partial_ = nullptr;  // slabs with a free block (or room to carve one)
-  Slab* spare_ = nullptr;    // one empty slab kept mapped
+  IntrusiveList<Slab, &Slab::prev, &Slab::next> partial_;  // with a free block or room to carve
+  Slab* spare_ = nullptr;                                  // one empty slab kept mapped
   size_t slabs_ = 0;
   size_t live_ = 0;
 };

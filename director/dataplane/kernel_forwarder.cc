@@ -105,11 +105,7 @@ Status FastPathMonitor::add(KernelForwarder* f, int client_fd, int node_fd) {
       return makeError("fast path monitor: epoll_ctl: " + err);
     }
   }
-  // At the head: a forwarder added during a tick is first looked at by the next one.
-  f->mon_prev_ = nullptr;
-  f->mon_next_ = head_;
-  if (head_ != nullptr) head_->mon_prev_ = f;
-  head_ = f;
+  list_.pushFront(f);  // at the head: one added during a tick is first looked at by the next
   if (count_++ == 0 && !evtimer_pending(tick_ev_.get(), nullptr)) {
     timeval tv = toTimeval(kTick);
     evtimer_add(tick_ev_.get(), &tv);
@@ -121,13 +117,7 @@ void FastPathMonitor::remove(KernelForwarder* f, int client_fd, int node_fd) {
   epoll_ctl(epfd_.get(), EPOLL_CTL_DEL, client_fd, nullptr);
   epoll_ctl(epfd_.get(), EPOLL_CTL_DEL, node_fd, nullptr);
   if (tick_next_ == f) tick_next_ = f->mon_next_;
-  if (f->mon_prev_ != nullptr) {
-    f->mon_prev_->mon_next_ = f->mon_next_;
-  } else {
-    head_ = f->mon_next_;
-  }
-  if (f->mon_next_ != nullptr) f->mon_next_->mon_prev_ = f->mon_prev_;
-  f->mon_prev_ = f->mon_next_ = nullptr;
+  list_.unlink(f);
   // Events of this batch not dispatched yet must not reach it: it may be freed next.
   for (int i = 0; i < batch_n_; ++i) {
     if ((batch_[i].data.u64 & ~uint64_t{1}) == reinterpret_cast<uintptr_t>(f)) {
@@ -167,7 +157,7 @@ void FastPathMonitor::onTick(evutil_socket_t, short, void* arg) {
   auto* self = static_cast<FastPathMonitor*>(arg);
   // A tick may finish any forwarder (its own, or one its callbacks reach): remove() moves
   // the cursor past one that leaves.
-  for (KernelForwarder* f = self->head_; f != nullptr; f = self->tick_next_) {
+  for (KernelForwarder* f = self->list_.front(); f != nullptr; f = self->tick_next_) {
     self->tick_next_ = f->mon_next_;
     f->onTick();
   }

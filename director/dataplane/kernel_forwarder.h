@@ -10,6 +10,7 @@
 
 #include "conf/result.h"
 #include "director/base/event_util.h"
+#include "director/base/intrusive_list.h"
 #include "director/base/unique_fd.h"
 #include "director/dataplane/fast_path.h"
 #include "director/dataplane/forwarder.h"
@@ -21,40 +22,7 @@ struct epoll_event;
 namespace tsd::director {
 
 class KernelForwarder;
-
-// One epoll set (EPOLLRDHUP only: no wakeup per packet) and one timer shared by every
-// KernelForwarder on an event_base, so 10,000 fast-path pairs cost two events, not 20,000.
-// The forwarders sit in an intrusive list (no allocation per pair); the epoll events carry
-// the forwarder's address, and a forwarder that leaves while a batch of them is dispatched is
-// scrubbed from the rest of that batch.
-class FastPathMonitor {
- public:
-  static constexpr std::chrono::milliseconds kTick{50};
-
-  FastPathMonitor(FastPath& fp, event_base* base);
-  FastPath& fastPath() const { return fp_; }
-  event_base* base() const { return base_; }
-  bool empty() const { return count_ == 0; }
-  Status add(KernelForwarder* f, int client_fd, int node_fd);
-  void remove(KernelForwarder* f, int client_fd, int node_fd);
-  // After a side's FIN: report it again only on a new state change (an error), not forever.
-  void watchEdge(KernelForwarder* f, int side, int fd);
-
- private:
-  static void onEpoll(evutil_socket_t, short, void* arg);
-  static void onTick(evutil_socket_t, short, void* arg);
-
-  FastPath& fp_;
-  event_base* base_;
-  UniqueFd epfd_;
-  EventPtr epoll_ev_;
-  EventPtr tick_ev_;
-  KernelForwarder* head_ = nullptr;
-  size_t count_ = 0;
-  KernelForwarder* tick_next_ = nullptr;  // the tick's cursor: remove() moves it on
-  epoll_event* batch_ = nullptr;          // the events being dispatched: remove() scrubs them
-  int batch_n_ = 0;
-};
+class FastPathMonitor;
 
 class KernelForwarder : public Forwarder {
  public:
@@ -124,8 +92,8 @@ class KernelForwarder : public Forwarder {
   };
 
   KernelForwarder(FastPathMonitor& monitor, const Options& opts, Done done);
-  FastPath& fp() const { return monitor_->fastPath(); }
-  event_base* base() const { return monitor_->base(); }
+  FastPath& fp() const;
+  event_base* base() const;
   Status handOff(bool read_to_empty);
   Status insertPair();
   bool sample(int src, DirectionSample* out) const;
@@ -164,5 +132,42 @@ class KernelForwarder : public Forwarder {
   // Until done: the bytes user space carried before the promotion (carryOver); then the totals.
   ForwardStats stats_;
 };
+
+// One epoll set (EPOLLRDHUP only: no wakeup per packet) and one timer shared by every
+// KernelForwarder on an event_base, so 10,000 fast-path pairs cost two events, not 20,000.
+// The forwarders sit in an intrusive list (no allocation per pair); the epoll events carry
+// the forwarder's address, and a forwarder that leaves while a batch of them is dispatched is
+// scrubbed from the rest of that batch.
+class FastPathMonitor {
+ public:
+  static constexpr std::chrono::milliseconds kTick{50};
+
+  FastPathMonitor(FastPath& fp, event_base* base);
+  FastPath& fastPath() const { return fp_; }
+  event_base* base() const { return base_; }
+  bool empty() const { return count_ == 0; }
+  Status add(KernelForwarder* f, int client_fd, int node_fd);
+  void remove(KernelForwarder* f, int client_fd, int node_fd);
+  // After a side's FIN: report it again only on a new state change (an error), not forever.
+  void watchEdge(KernelForwarder* f, int side, int fd);
+
+ private:
+  static void onEpoll(evutil_socket_t, short, void* arg);
+  static void onTick(evutil_socket_t, short, void* arg);
+
+  FastPath& fp_;
+  event_base* base_;
+  UniqueFd epfd_;
+  EventPtr epoll_ev_;
+  EventPtr tick_ev_;
+  IntrusiveList<KernelForwarder, &KernelForwarder::mon_prev_, &KernelForwarder::mon_next_> list_;
+  size_t count_ = 0;
+  KernelForwarder* tick_next_ = nullptr;  // the tick's cursor: remove() moves it on
+  epoll_event* batch_ = nullptr;          // the events being dispatched: remove() scrubs them
+  int batch_n_ = 0;
+};
+
+inline FastPath& KernelForwarder::fp() const { return monitor_->fastPath(); }
+inline event_base* KernelForwarder::base() const { return monitor_->base(); }
 
 }  // namespace tsd::director

@@ -23,9 +23,9 @@ PromotionWheel::PromotionWheel(event_base* base, FastPath& fp)
 
 PromotionWheel::~PromotionWheel() {
   // Pairs outlive the wheel only at teardown; forget them so they do not touch it.
-  for (PromotingForwarder*& head : heads_) {
-    for (PromotingForwarder* f = head; f != nullptr; f = f->next_) f->slot_ = -1;
-    head = nullptr;
+  for (Slot& slot : slots_) {
+    for (PromotingForwarder* f = slot.front(); f != nullptr; f = Slot::next(f)) f->slot_ = -1;
+    slot.clear();
   }
 }
 
@@ -41,22 +41,13 @@ void PromotionWheel::setPeriod(std::chrono::milliseconds period) {
 // the one that judges it comes a full period later.
 void PromotionWheel::join(PromotingForwarder* f) {
   f->slot_ = static_cast<int8_t>(cursor_);
-  f->prev_ = nullptr;
-  f->next_ = heads_[cursor_];
-  if (f->next_ != nullptr) f->next_->prev_ = f;
-  heads_[cursor_] = f;
+  slots_[cursor_].pushFront(f);
   if (count_++ == 0) event_add(tick_ev_.get(), &tick_tv_);
 }
 
 void PromotionWheel::leave(PromotingForwarder* f) {
   if (f->slot_ < 0) return;
-  if (f->prev_ != nullptr) {
-    f->prev_->next_ = f->next_;
-  } else {
-    heads_[f->slot_] = f->next_;
-  }
-  if (f->next_ != nullptr) f->next_->prev_ = f->prev_;
-  f->prev_ = f->next_ = nullptr;
+  slots_[f->slot_].unlink(f);
   f->slot_ = -1;
   if (--count_ == 0) event_del(tick_ev_.get());  // nothing waits: no wakeups
 }
@@ -70,8 +61,8 @@ void PromotionWheel::tick() {
   cursor_ = (cursor_ + 1) % kSlots;  // pairs joining during the checks go to the next slot
   // A check can take only its own pair out of the list (a promotion), never another one: no
   // forwarder finishes from inside check().
-  for (PromotingForwarder* f = heads_[slot]; f != nullptr;) {
-    PromotingForwarder* next = f->next_;
+  for (PromotingForwarder* f = slots_[slot].front(); f != nullptr;) {
+    PromotingForwarder* next = Slot::next(f);
     f->check();
     f = next;
   }

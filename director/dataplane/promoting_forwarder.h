@@ -14,6 +14,7 @@
 
 #include "director/base/block_pool.h"
 #include "director/base/event_util.h"
+#include "director/base/intrusive_list.h"
 #include "director/dataplane/forwarder.h"
 #include "director/dataplane/handover.h"
 #include "director/dataplane/kernel_forwarder.h"
@@ -22,48 +23,13 @@
 namespace tsd::director {
 
 class PromotingForwarder;
+class PromotionWheel;
 
 // What every pair started under one configuration shares (held by reference, not copied).
 struct PromotionOptions {
   std::shared_ptr<const UserspaceForwarder::Options> user;
   KernelForwarder::Options kernel;
   PromotionRules rules;
-};
-
-// One timer for every pair waiting for promotion on an event_base. The pairs sit in kSlots
-// intrusive lists; each tick (period / kSlots) checks one list, so each pair is judged once a
-// period, on the window of activity since its last check, and a new pair is first judged
-// between one period and one period plus a tick after it joined. The timer runs only while a
-// pair waits; joining and leaving are pointer updates (no allocation, no timer per pair).
-class PromotionWheel {
- public:
-  static constexpr int kSlots = 4;
-
-  PromotionWheel(event_base* base, FastPath& fp);
-  ~PromotionWheel();
-  PromotionWheel(const PromotionWheel&) = delete;
-  PromotionWheel& operator=(const PromotionWheel&) = delete;
-
-  // The period (promote_after) for checks from the next tick on.
-  void setPeriod(std::chrono::milliseconds period);
-  FastPath& fastPath() { return fp_; }
-  event_base* base() const { return base_; }
-  size_t waiting() const { return count_; }
-
-  void join(PromotingForwarder* f);
-  void leave(PromotingForwarder* f);
-
- private:
-  static void onTick(evutil_socket_t, short, void* arg);
-  void tick();
-
-  event_base* base_;
-  FastPath& fp_;
-  EventPtr tick_ev_;
-  timeval tick_tv_{};
-  PromotingForwarder* heads_[kSlots] = {};
-  int cursor_ = 0;  // the slot the next tick checks
-  size_t count_ = 0;
 };
 
 class PromotingForwarder final : public Forwarder {
@@ -111,6 +77,44 @@ class PromotingForwarder final : public Forwarder {
   bool finished_ = false;
   bool last_window_bulk_ = false;  // the window judged last was not interactive
   EventPtr retry_ev_;              // made on the first retrySoon() only
+};
+
+// One timer for every pair waiting for promotion on an event_base. The pairs sit in kSlots
+// intrusive lists; each tick (period / kSlots) checks one list, so each pair is judged once a
+// period, on the window of activity since its last check, and a new pair is first judged
+// between one period and one period plus a tick after it joined. The timer runs only while a
+// pair waits; joining and leaving are pointer updates (no allocation, no timer per pair).
+class PromotionWheel {
+ public:
+  static constexpr int kSlots = 4;
+
+  PromotionWheel(event_base* base, FastPath& fp);
+  ~PromotionWheel();
+  PromotionWheel(const PromotionWheel&) = delete;
+  PromotionWheel& operator=(const PromotionWheel&) = delete;
+
+  // The period (promote_after) for checks from the next tick on.
+  void setPeriod(std::chrono::milliseconds period);
+  FastPath& fastPath() { return fp_; }
+  event_base* base() const { return base_; }
+  size_t waiting() const { return count_; }
+
+  void join(PromotingForwarder* f);
+  void leave(PromotingForwarder* f);
+
+ private:
+  static void onTick(evutil_socket_t, short, void* arg);
+  void tick();
+
+  event_base* base_;
+  FastPath& fp_;
+  EventPtr tick_ev_;
+  timeval tick_tv_{};
+  using Slot =
+      IntrusiveList<PromotingForwarder, &PromotingForwarder::prev_, &PromotingForwarder::next_>;
+  Slot slots_[kSlots];
+  int cursor_ = 0;  // the slot the next tick checks
+  size_t count_ = 0;
 };
 
 }  // namespace tsd::director
