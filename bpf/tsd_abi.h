@@ -13,7 +13,8 @@ enum tsd_stat_reason {
   TSD_STAT_NO_PEER = 1,          /* no peer in the target map: SK_PASS to the own queue */
   TSD_STAT_ZERO_LEN_DROPPED = 2, /* zero-length skb (a FIN): SK_DROP so the peer sees no EPIPE */
   TSD_STAT_NO_COUNTER = 3,       /* socket has no counter slot (loader bug): SK_PASS */
-  TSD_STAT_COUNT = 4,
+  TSD_STAT_REALIGNED = 4,        /* a message began inside its skb: the parser ended it there */
+  TSD_STAT_COUNT = 5,
 };
 
 /* One entry of tsd_stats, per CPU. */

@@ -11,6 +11,7 @@ namespace tsd::director {
 inline constexpr int kCapNetAdmin = 12;
 inline constexpr int kCapNetBindService = 10;
 inline constexpr int kCapSysAdmin = 21;
+inline constexpr int kCapPerfmon = 38;
 inline constexpr int kCapBpf = 39;
 
 bool hasEffectiveCap(int cap);

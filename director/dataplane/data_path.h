@@ -56,6 +56,8 @@ class DataPath {
     uint64_t miscount_resets = 0;   // pairs reset: the kernel counted more than was received
     uint64_t live_kernel = 0;       // live pairs in the maps (both directions or one)
     uint64_t live_handed_back = 0;  // ...of which one or both directions are in user space
+    bool realigns = false;          // the stream parser realigns (loaded with CAP_PERFMON)
+    uint64_t realigned = 0;         // messages that began inside an skb, ended at its end
   };
   FastPathCounts fastPathCounts() const;
 

@@ -67,10 +67,29 @@ size_t countKeys(const bpf_map* map) {
 Result<std::unique_ptr<FastPath>> FastPath::load(uint32_t max_sockets) {
   static const bool quiet = (libbpf_set_print(libbpfPrint), true);
   (void)quiet;
+  // With the stream parser's own message state (a kfunc and kernel memory reads, which the
+  // verifier allows only with CAP_PERFMON) first; without it, the program of old.
+  auto fp = open(max_sockets, /*realign=*/true);
+  if (!fp.ok()) {
+    LOG_DEBUG("fast path: realigning stream parser refused (%s); loading the plain one",
+              fp.error().c_str());
+    fp = open(max_sockets, /*realign=*/false);
+    if (fp.ok()) {
+      LOG_WARN(
+          "eBPF fast path loaded without CAP_PERFMON: its stream parser cannot realign a "
+          "message that begins inside a segment (docs/fast-path.md, \"Partly read segments\")");
+    }
+  }
+  return fp;
+}
+
+Result<std::unique_ptr<FastPath>> FastPath::open(uint32_t max_sockets, bool realign) {
   std::unique_ptr<FastPath> fp(new FastPath());
   fp->max_sockets_ = max_sockets;
+  fp->realigns_ = realign;
   fp->skel_ = tsd_splice__open();
   if (fp->skel_ == nullptr) return loadError("open", errno);
+  fp->skel_->rodata->tsd_realign = realign ? 1 : 0;
   for (bpf_map* m : {fp->skel_->maps.tsd_verdict, fp->skel_->maps.tsd_targets,
                      fp->skel_->maps.tsd_slots, fp->skel_->maps.tsd_counters}) {
     if (int err = bpf_map__set_max_entries(m, max_sockets); err != 0) {
@@ -126,6 +145,8 @@ std::string_view FastPath::reasonName(uint32_t reason) {
       return "zero_len_dropped";
     case TSD_STAT_NO_COUNTER:
       return "no_counter";
+    case TSD_STAT_REALIGNED:
+      return "realigned";
 
     default:
       return "unknown";

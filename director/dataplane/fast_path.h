@@ -49,6 +49,10 @@ class FastPath {
   // Entries in the verdict, target and slot maps together: 0 when no pair is on the fast path.
   size_t mapEntries() const;
   uint32_t capacity() const { return max_sockets_; }
+  // True when the stream parser ends a message that begins inside its skb at that skb's end
+  // (loaded with CAP_PERFMON): a socket partly read before the hand-off is then carried
+  // exactly. Without it such a socket is refused (KernelForwarder::handOff).
+  bool realigns() const { return realigns_; }
 
   // --- used by KernelForwarder ---
   // Reads the socket cookie, takes a counter slot (zeroed) and publishes cookie -> slot.
@@ -86,11 +90,13 @@ class FastPath {
 
  private:
   FastPath() = default;
+  static Result<std::unique_ptr<FastPath>> open(uint32_t max_sockets, bool realign);
   Status attach();
   Status mapCounters();
 
   tsd_splice* skel_ = nullptr;
   uint32_t max_sockets_ = 0;
+  bool realigns_ = false;
   volatile tsd_sock_counter* counters_ = nullptr;
   size_t counters_len_ = 0;
   std::deque<uint32_t> free_slots_;  // FIFO: a freed slot is reused last

@@ -55,6 +55,34 @@ def test_ebpf_refuses_to_start_without_capabilities(tmp_path):
     assert b"CAP_BPF" in out.stderr
 
 
+@pytest.mark.parametrize("perfmon", [True, False])
+def test_stream_parser_realigns_with_perfmon_and_falls_back_without(tmp_path, servers, perfmon):
+    """With CAP_PERFMON the realigning stream parser is loaded (docs/fast-path.md, "The
+    realigning parser"); without it the plain one, with a warning and the gauge at 0, and the
+    fast path still carries traffic."""
+    b = Backend("echo")
+    servers.append(b)
+    d = Director(tmp_path, "ebpf")
+    port = free_port()
+    config(d, b, port, "ebpf")
+    # CAP_SYS_ADMIN would count as CAP_PERFMON too.
+    no_perfmon = ["setpriv", "--bounding-set=-perfmon,-sys_admin", "--inh-caps=-perfmon,-sys_admin"]
+    d.start(cmd_prefix=() if perfmon else no_perfmon)
+    try:
+        with connect(port) as s:
+            s.settimeout(5)
+            for i in range(20):
+                s.sendall(b"k%d" % i)
+                assert s.recv(10) == b"k%d" % i
+        assert d.metric("tsdirector_fast_path_enabled") == 1
+        assert d.metric("tsdirector_fast_path_parser_realigns") == (1 if perfmon else 0)
+        assert d.metric("tsdirector_fast_path_realigned_messages_total") == 0
+        warned = "loaded without CAP_PERFMON" in d.log()
+        assert warned != perfmon, d.log()[-2000:]
+    finally:
+        assert d.stop() == 0
+
+
 def test_keystrokes_stay_in_kernel_bulk_is_handed_back(tmp_path, servers):
     """An interactive connection and a bulk upload (what scp does) to a node that reads late:
     the upload's direction is handed to user space with no byte lost, the interactive one

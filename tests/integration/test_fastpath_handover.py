@@ -116,6 +116,9 @@ def test_fifty_bidirectional_bulk_transfers_into_echo_node_in_a_row(tmp_path, se
         assert d.metric("tsdirector_fast_path_transitions_total", event="spliced") == ROUNDS
         assert d.metric("tsdirector_fast_path_transitions_total", event="handed_back") >= ROUNDS
         assert wait_maps_empty(d.proc.pid) == 0
+        # Messages that began inside a segment (each one a corrupted run without the
+        # realigning parser): reported, not asserted (how often the kernel does it varies).
+        print(f"realigned messages: {d.metric('tsdirector_fast_path_realigned_messages_total')}")
     finally:
         assert d.stop() == 0
 
