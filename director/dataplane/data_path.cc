@@ -58,8 +58,8 @@ DataPath::FastPathCounts DataPath::fastPathCounts() const {
 #ifdef TSD_HAVE_BPF
   if (fast_path_) {
     const auto& c = fast_path_->counts();
-    FastPathCounts out{c.inserted,        c.promoted,    c.handed_back,     c.promotion_failed,
-                       c.miscount_resets, c.live_kernel, c.live_handed_back};
+    FastPathCounts out{c.inserted,        c.promoted,    c.handed_back, c.promotion_failed,
+                       c.miscount_resets, c.lost_resets, c.live_kernel, c.live_handed_back};
     out.realigns = fast_path_->realigns();
     if (auto st = fast_path_->stats(); st.ok()) out.realigned = st->packets[TSD_STAT_REALIGNED];
     return out;

@@ -54,6 +54,7 @@ class DataPath {
     uint64_t handed_back = 0;       // all for one reason so far: queue above demote_bytes
     uint64_t promotion_failed = 0;  // the kernel refused the pair (it stayed in user space)
     uint64_t miscount_resets = 0;   // pairs reset: the kernel counted more than was received
+    uint64_t lost_resets = 0;       // pairs reset: received bytes the kernel lost at a hand-back
     uint64_t live_kernel = 0;       // live pairs in the maps (both directions or one)
     uint64_t live_handed_back = 0;  // ...of which one or both directions are in user space
     bool realigns = false;          // the stream parser realigns (loaded with CAP_PERFMON)

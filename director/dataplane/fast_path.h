@@ -78,6 +78,7 @@ class FastPath {
     uint64_t handed_back = 0;       // directions handed to user space (queue above demote_bytes)
     uint64_t promotion_failed = 0;  // promotions the kernel refused (the pair stayed in user space)
     uint64_t miscount_resets = 0;   // pairs reset: the kernel counted more than was received
+    uint64_t lost_resets = 0;       // pairs reset: bytes received never reached user space or peer
     // Live pairs now: in the maps, and of those with at least one direction handed back.
     uint64_t live_kernel = 0;
     uint64_t live_handed_back = 0;

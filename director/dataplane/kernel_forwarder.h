@@ -102,6 +102,7 @@ class KernelForwarder : public Forwarder {
   void handBack(int src);
   void tryTakeOver(int src);
   bool miscounted(int src, uint64_t redirected, uint64_t received_total);
+  bool eofNeverCompletes(int src);
   void ensureUser();
   bool confirmEof(int src, uint64_t user_read) const;
   bool finPassed(int src) const;
@@ -122,7 +123,8 @@ class KernelForwarder : public Forwarder {
   DirectionHandover dirs_[2];  // [0] up (client -> node), [1] down
   uint8_t ticks_ = 0;          // monitor ticks seen, counted up to 2
   uint8_t hand_backs_ = 0;
-  uint8_t fin_delay_ms_ = 0;  // doubles per re-check, up to the tick
+  uint8_t fin_delay_ms_ = 0;   // doubles per re-check, up to the tick
+  uint8_t eof_waits_[2] = {};  // ticks a handed-back direction's EOF has waited for its bytes
   bool done_called_ = false;
   bool live_ = false;       // counted in FastPath::Counts::live_kernel
   bool broken_ = false;     // the kernel's count went past what was received: reset (checkClosed)

@@ -113,12 +113,14 @@ void MetricsCollector::collectTraffic(Families& out) const {
   auto& tr = counter(out, "fast_path_transitions_total",
                      "Fast-path events: pairs spliced in the kernel (at connect or promoted), "
                      "promotions from user space, directions handed back to user space, pairs "
-                     "reset because the kernel counted more bytes than were received.");
+                     "reset because the kernel counted more bytes than were received or lost "
+                     "received bytes at a hand-back.");
   add(tr, static_cast<double>(fc.inserted), {{"event", "spliced"}});
   add(tr, static_cast<double>(fc.promoted), {{"event", "promoted"}});
   add(tr, static_cast<double>(fc.handed_back), {{"event", "handed_back"}});
   add(tr, static_cast<double>(fc.promotion_failed), {{"event", "promotion_failed"}});
   add(tr, static_cast<double>(fc.miscount_resets), {{"event", "miscount_reset"}});
+  add(tr, static_cast<double>(fc.lost_resets), {{"event", "lost_reset"}});
   // One reason so far (a direction's queue passed demote_bytes); a FIN or a reset is carried
   // through the kernel path and is not a hand-back.
   add(counter(out, "fast_path_handbacks_total",

@@ -492,6 +492,39 @@ TEST_F(FastPathTest, AMiscountResetsThePairInsteadOfHanging) {
   EXPECT_EQ(fp_->mapEntries(), 0u);
 }
 
+// The other safety net: a handed-back source whose EOF can never be confirmed, because bytes
+// it received were lost by the kernel at the hand-over (faked here by taking 10 bytes off the
+// redirect count), resets the pair after 2 s of waiting instead of leaving the peer waiting for
+// the rest of a stream with a hole.
+TEST_F(FastPathTest, BytesLostAtAHandBackResetThePairInsteadOfHanging) {
+  Chain c = chain();
+  Outcome out;
+  auto f = start(c, out);
+  ASSERT_NE(f, nullptr);
+  ASSERT_TRUE(writeAll(c.client.get(), 5, 0, 1000));
+  ASSERT_EQ(readCheck(c.node.get(), 5, 0, 1000), 1000u);
+  f->handBackAll();
+  runUntil([&] { return f->mode(0) == DirectionHandover::Mode::kUser; });
+  uint64_t cookie = 0;
+  socklen_t len = sizeof cookie;
+  ASSERT_EQ(getsockopt(c.dc.get(), SOL_SOCKET, SO_COOKIE, &cookie, &len), 0);
+  auto slot = fp_->slotOf(cookie);
+  ASSERT_TRUE(slot.has_value());
+  fp_->addRedirectedForTest(*slot, ~uint64_t{0} - 9);  // minus 10: "lost"
+  shutdown(c.client.get(), SHUT_WR);
+  runUntil([&] { return out.done; });
+  EXPECT_EQ(out.end, ForwardEnd::kReset);
+  EXPECT_EQ(fp_->counts().lost_resets, 1u);
+  EXPECT_EQ(fp_->counts().miscount_resets, 0u);
+  f.reset();
+  c.dc.reset();  // the owner closes; the forwarder set SO_LINGER {1, 0}
+  c.dn.reset();
+  char b;
+  EXPECT_EQ(recv(c.node.get(), &b, 1, 0), -1);
+  EXPECT_EQ(errno, ECONNRESET);
+  EXPECT_EQ(fp_->mapEntries(), 0u);
+}
+
 // The node reads slowly, the client sends fast: the up direction is handed to user space on
 // its own (the down direction stays in the kernel) and no byte is lost or reordered.
 TEST_F(FastPathTest, SlowReaderHandsOneDirectionBackWithoutLosingBytes) {
