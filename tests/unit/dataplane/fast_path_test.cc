@@ -160,6 +160,65 @@ class FastPathTest : public ::testing::Test {
     }
   }
 
+  // Writes [from, from + n) of stream `seed` from the client and then its FIN, while the node
+  // reads to EOF checking the pattern; runs the loop meanwhile. What the node got, as readCheck.
+  std::optional<uint64_t> sendAndReadToEof(Chain& c, uint64_t seed, uint64_t from, uint64_t n) {
+    std::thread writer([&] {
+      writeAll(c.client.get(), seed, from, n);
+      shutdown(c.client.get(), SHUT_WR);
+    });
+    std::optional<uint64_t> got;
+    std::atomic<bool> read_done{false};
+    std::thread reader([&] {
+      got = readCheck(c.node.get(), seed);
+      read_done = true;
+    });
+    runUntil([&] { return read_done.load(); });
+    writer.join();
+    reader.join();
+    return got;
+  }
+
+  // The client writes `first` bytes of stream `seed` (one segment on loopback) and user space
+  // reads the first `read` of them from the director's socket: a partly read segment. Returns
+  // what was read (empty on a short read).
+  std::vector<uint8_t> partlyReadSegment(Chain& c, uint64_t seed, uint64_t first, uint64_t read) {
+    std::vector<uint8_t> buf(read);
+    if (!writeAll(c.client.get(), seed, 0, first)) return {};
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    if (recv(c.dc.get(), buf.data(), read, 0) != static_cast<ssize_t>(read)) return {};
+    return buf;
+  }
+
+  // A pair in the kernel that has carried `n` bytes of stream 5 from the client to the node.
+  std::unique_ptr<KernelForwarder> startCarrying(Chain& c, Outcome& out, uint64_t n) {
+    auto f = start(c, out);
+    if (f == nullptr) return nullptr;
+    EXPECT_TRUE(writeAll(c.client.get(), 5, 0, n));
+    EXPECT_EQ(readCheck(c.node.get(), 5, 0, n), n);
+    return f;
+  }
+
+  // The counter slot of the director's client-side socket.
+  std::optional<uint32_t> clientSlot(Chain& c) {
+    uint64_t cookie = 0;
+    socklen_t len = sizeof cookie;
+    if (getsockopt(c.dc.get(), SOL_SOCKET, SO_COOKIE, &cookie, &len) != 0) return std::nullopt;
+    return fp_->slotOf(cookie);
+  }
+
+  // A pair the forwarder reset: once the owner closes (the forwarder set SO_LINGER {1, 0}) the
+  // node sees the reset, and the maps are empty.
+  void expectResetReachesNode(std::unique_ptr<KernelForwarder>& f, Chain& c) {
+    f.reset();
+    c.dc.reset();
+    c.dn.reset();
+    char b;
+    EXPECT_EQ(recv(c.node.get(), &b, 1, 0), -1);
+    EXPECT_EQ(errno, ECONNRESET);
+    EXPECT_EQ(fp_->mapEntries(), 0u);
+  }
+
   // Late-promotion options over this fixture's scratch buffer; tests set the rules.
   std::shared_ptr<PromotionOptions> promotionOptions() {
     auto user = std::make_shared<UserspaceForwarder::Options>();
@@ -371,10 +430,9 @@ TEST_F(FastPathTest, BytesSentBeforeHandOffAreDelivered) {
 TEST_F(FastPathTest, APartlyReadSegmentIsNeverGivenToTheKernel) {
   Chain c = chain();
   constexpr uint64_t kFirst = 20000, kRead = 4000, kLater = 100000;
-  ASSERT_TRUE(writeAll(c.client.get(), 7, 0, kFirst));  // one segment on loopback
-  std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  std::vector<uint8_t> buf(kFirst);
-  ASSERT_EQ(recv(c.dc.get(), buf.data(), kRead, 0), static_cast<ssize_t>(kRead));
+  std::vector<uint8_t> buf = partlyReadSegment(c, 7, kFirst, kRead);
+  ASSERT_EQ(buf.size(), kRead);
+  buf.resize(kFirst);
   EXPECT_TRUE(KernelForwarder::partlyRead(c.dc.get()));
   EXPECT_FALSE(KernelForwarder::partlyRead(c.dn.get()));  // nothing read from it yet
   KernelForwarder::Options o;
@@ -398,20 +456,8 @@ TEST_F(FastPathTest, APartlyReadSegmentIsNeverGivenToTheKernel) {
   Outcome out;
   auto f = start(c, out, kNoDemote, /*read_to_empty=*/true);
   ASSERT_NE(f, nullptr);
-  std::thread writer([&] {
-    writeAll(c.client.get(), 7, kFirst + kWhole, kLater);
-    shutdown(c.client.get(), SHUT_WR);
-  });
-  std::optional<uint64_t> got;
-  std::atomic<bool> read_done{false};
-  std::thread reader([&] {
-    got = readCheck(c.node.get(), 7);
-    read_done = true;
-  });
-  runUntil([&] { return read_done.load(); });
-  writer.join();
-  reader.join();
-  EXPECT_EQ(got, kFirst + kWhole + kLater);   // and the FIN: readCheck read to EOF
+  EXPECT_EQ(sendAndReadToEof(c, 7, kFirst + kWhole, kLater),
+            kFirst + kWhole + kLater);        // and the FIN: readCheck read to EOF
   EXPECT_EQ(f->stats().up, kWhole + kLater);  // the kernel's part, exact
   f->abort();
 }
@@ -425,10 +471,8 @@ TEST_F(FastPathTest, APartlyReadSegmentGivenToTheKernelIsRealigned) {
   if (!fp_->realigns()) GTEST_SKIP() << "the realigning parser needs CAP_PERFMON";
   Chain c = chain();
   constexpr uint64_t kFirst = 20000, kRead = 4000, kLater = 300000;
-  ASSERT_TRUE(writeAll(c.client.get(), 9, 0, kFirst));  // one segment on loopback
-  std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  std::vector<uint8_t> buf(kRead);
-  ASSERT_EQ(recv(c.dc.get(), buf.data(), kRead, 0), static_cast<ssize_t>(kRead));
+  std::vector<uint8_t> buf = partlyReadSegment(c, 9, kFirst, kRead);
+  ASSERT_EQ(buf.size(), kRead);
   ASSERT_TRUE(KernelForwarder::partlyRead(c.dc.get()));
   // What user space read goes first (bpf-sockmap.md pitfall 6), then the kernel takes over.
   ASSERT_EQ(send(c.dn.get(), buf.data(), kRead, 0), static_cast<ssize_t>(kRead));
@@ -437,21 +481,8 @@ TEST_F(FastPathTest, APartlyReadSegmentGivenToTheKernelIsRealigned) {
   Outcome out;
   auto f = start(c, out, kNoDemote, /*read_to_empty=*/true);
   ASSERT_NE(f, nullptr);
-  std::thread writer([&] {
-    writeAll(c.client.get(), 9, kFirst, kLater);
-    shutdown(c.client.get(), SHUT_WR);
-  });
-  std::optional<uint64_t> got;
-  std::atomic<bool> read_done{false};
-  std::thread reader([&] {
-    got = readCheck(c.node.get(), 9);
-    read_done = true;
-  });
-  runUntil([&] { return read_done.load(); });
-  writer.join();
-  reader.join();
-  EXPECT_EQ(got, kFirst + kLater);                    // in order, and the FIN: read to EOF
-  EXPECT_EQ(f->stats().up, kFirst - kRead + kLater);  // the kernel's part, exact
+  EXPECT_EQ(sendAndReadToEof(c, 9, kFirst, kLater), kFirst + kLater);  // in order, and the FIN
+  EXPECT_EQ(f->stats().up, kFirst - kRead + kLater);                   // the kernel's part, exact
   auto after = fp_->stats();
   ASSERT_TRUE(after.ok());
   EXPECT_GE(after->packets[TSD_STAT_REALIGNED], before->packets[TSD_STAT_REALIGNED] + 1);
@@ -468,14 +499,9 @@ TEST_F(FastPathTest, APartlyReadSegmentGivenToTheKernelIsRealigned) {
 TEST_F(FastPathTest, AMiscountResetsThePairInsteadOfHanging) {
   Chain c = chain();
   Outcome out;
-  auto f = start(c, out);
+  auto f = startCarrying(c, out, 1000);
   ASSERT_NE(f, nullptr);
-  ASSERT_TRUE(writeAll(c.client.get(), 5, 0, 1000));
-  ASSERT_EQ(readCheck(c.node.get(), 5, 0, 1000), 1000u);
-  uint64_t cookie = 0;
-  socklen_t len = sizeof cookie;
-  ASSERT_EQ(getsockopt(c.dc.get(), SOL_SOCKET, SO_COOKIE, &cookie, &len), 0);
-  auto slot = fp_->slotOf(cookie);
+  auto slot = clientSlot(c);
   ASSERT_TRUE(slot.has_value());
   EXPECT_EQ(fp_->redirectedBytes(*slot), 1000u);
   fp_->addRedirectedForTest(*slot, 1 << 20);  // 1 MiB "redirected" that never came
@@ -483,13 +509,7 @@ TEST_F(FastPathTest, AMiscountResetsThePairInsteadOfHanging) {
   runUntil([&] { return out.done; });
   EXPECT_EQ(out.end, ForwardEnd::kReset);
   EXPECT_EQ(fp_->counts().miscount_resets, 1u);
-  f.reset();
-  c.dc.reset();  // the owner closes; the forwarder set SO_LINGER {1, 0}
-  c.dn.reset();
-  char b;
-  EXPECT_EQ(recv(c.node.get(), &b, 1, 0), -1);
-  EXPECT_EQ(errno, ECONNRESET);
-  EXPECT_EQ(fp_->mapEntries(), 0u);
+  expectResetReachesNode(f, c);
 }
 
 // The other safety net: a handed-back source whose EOF can never be confirmed, because bytes
@@ -499,16 +519,11 @@ TEST_F(FastPathTest, AMiscountResetsThePairInsteadOfHanging) {
 TEST_F(FastPathTest, BytesLostAtAHandBackResetThePairInsteadOfHanging) {
   Chain c = chain();
   Outcome out;
-  auto f = start(c, out);
+  auto f = startCarrying(c, out, 1000);
   ASSERT_NE(f, nullptr);
-  ASSERT_TRUE(writeAll(c.client.get(), 5, 0, 1000));
-  ASSERT_EQ(readCheck(c.node.get(), 5, 0, 1000), 1000u);
   f->handBackAll();
   runUntil([&] { return f->mode(0) == DirectionHandover::Mode::kUser; });
-  uint64_t cookie = 0;
-  socklen_t len = sizeof cookie;
-  ASSERT_EQ(getsockopt(c.dc.get(), SOL_SOCKET, SO_COOKIE, &cookie, &len), 0);
-  auto slot = fp_->slotOf(cookie);
+  auto slot = clientSlot(c);
   ASSERT_TRUE(slot.has_value());
   fp_->addRedirectedForTest(*slot, ~uint64_t{0} - 9);  // minus 10: "lost"
   shutdown(c.client.get(), SHUT_WR);
@@ -516,13 +531,7 @@ TEST_F(FastPathTest, BytesLostAtAHandBackResetThePairInsteadOfHanging) {
   EXPECT_EQ(out.end, ForwardEnd::kReset);
   EXPECT_EQ(fp_->counts().lost_resets, 1u);
   EXPECT_EQ(fp_->counts().miscount_resets, 0u);
-  f.reset();
-  c.dc.reset();  // the owner closes; the forwarder set SO_LINGER {1, 0}
-  c.dn.reset();
-  char b;
-  EXPECT_EQ(recv(c.node.get(), &b, 1, 0), -1);
-  EXPECT_EQ(errno, ECONNRESET);
-  EXPECT_EQ(fp_->mapEntries(), 0u);
+  expectResetReachesNode(f, c);
 }
 
 // The node reads slowly, the client sends fast: the up direction is handed to user space on
