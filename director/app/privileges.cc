@@ -33,7 +33,7 @@ Status dropPrivileges(const std::string& user, const std::string& state_dir) {
     LOG_WARN("chown %s to %s: %s", state_dir.c_str(), user.c_str(), strerror(errno));
   }
   // CAP_PERFMON, if we have it, lets a fast path loaded later (a reload that turns it on) use
-  // the realigning stream parser too (docs/fast-path.md, "Partly read segments").
+  // the realigning stream parser too (docs/fast-path.md, "The realigning parser").
   bool perfmon = hasEffectiveCap(kCapPerfmon);
   prctl(PR_SET_KEEPCAPS, 1);
   if (initgroups(pw->pw_name, pw->pw_gid) < 0 || setgid(pw->pw_gid) < 0 || setuid(pw->pw_uid) < 0) {

@@ -61,11 +61,19 @@ DataPath::FastPathCounts DataPath::fastPathCounts() const {
     FastPathCounts out{c.inserted,        c.promoted,    c.handed_back, c.promotion_failed,
                        c.miscount_resets, c.lost_resets, c.live_kernel, c.live_handed_back};
     out.realigns = fast_path_->realigns();
-    if (auto st = fast_path_->stats(); st.ok()) out.realigned = st->packets[TSD_STAT_REALIGNED];
     return out;
   }
 #endif
   return {};
+}
+
+uint64_t DataPath::realignedMessages() const {
+#ifdef TSD_HAVE_BPF
+  if (fast_path_) {
+    if (auto st = fast_path_->stats(); st.ok()) return st->packets[TSD_STAT_REALIGNED];
+  }
+#endif
+  return 0;
 }
 
 void DataPath::configure(const conf::DirectorConfig& cfg) {

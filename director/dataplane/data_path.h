@@ -58,9 +58,11 @@ class DataPath {
     uint64_t live_kernel = 0;       // live pairs in the maps (both directions or one)
     uint64_t live_handed_back = 0;  // ...of which one or both directions are in user space
     bool realigns = false;          // the stream parser realigns (loaded with CAP_PERFMON)
-    uint64_t realigned = 0;         // messages that began inside an skb, ended at its end
   };
   FastPathCounts fastPathCounts() const;
+  // Messages that began inside an skb and the parser ended at its end (per-CPU BPF stats:
+  // a few syscalls, so read for metrics only).
+  uint64_t realignedMessages() const;
 
  private:
   explicit DataPath(event_base* base);

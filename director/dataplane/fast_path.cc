@@ -77,7 +77,7 @@ Result<std::unique_ptr<FastPath>> FastPath::load(uint32_t max_sockets) {
     if (fp.ok()) {
       LOG_WARN(
           "eBPF fast path loaded without CAP_PERFMON: its stream parser cannot realign a "
-          "message that begins inside a segment (docs/fast-path.md, \"Partly read segments\")");
+          "message that begins inside a segment (docs/fast-path.md, \"The realigning parser\")");
     }
   }
   return fp;

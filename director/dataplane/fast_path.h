@@ -50,8 +50,8 @@ class FastPath {
   size_t mapEntries() const;
   uint32_t capacity() const { return max_sockets_; }
   // True when the stream parser ends a message that begins inside its skb at that skb's end
-  // (loaded with CAP_PERFMON): a socket partly read before the hand-off is then carried
-  // exactly. Without it such a socket is refused (KernelForwarder::handOff).
+  // (loaded with CAP_PERFMON), so such a message is carried and counted exactly. Sockets user
+  // space read part of a segment from are refused at hand-off either way.
   bool realigns() const { return realigns_; }
 
   // --- used by KernelForwarder ---

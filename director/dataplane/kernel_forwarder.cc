@@ -457,7 +457,8 @@ bool KernelForwarder::eofNeverCompletes(int src) {
   if (!snap(sides_[src].fd, ts)) return false;
   uint64_t received = ts.received - sides_[src].base_received;  // the FIN counts 1
   uint64_t redirected = fp().redirectedBytes(sides_[src].sock.slot);
-  uint64_t accounted = redirected + user_->readBytes(src) + 1;
+  uint64_t read = user_->readBytes(src);
+  uint64_t accounted = redirected + read + 1;
   if (received <= accounted) return false;
   LOG_ERROR(
       "fast path: fds %d/%d: %llu bytes the %s source received were neither redirected by the "
@@ -466,8 +467,7 @@ bool KernelForwarder::eofNeverCompletes(int src) {
       sides_[kClient].fd, sides_[kNode].fd, static_cast<unsigned long long>(received - accounted),
       src == kClient ? "up" : "down", static_cast<unsigned long long>(received),
       static_cast<unsigned long long>(sides_[src].base_received),
-      static_cast<unsigned long long>(redirected),
-      static_cast<unsigned long long>(user_->readBytes(src)));
+      static_cast<unsigned long long>(redirected), static_cast<unsigned long long>(read));
   ++fp().counts().lost_resets;
   broken_ = true;
   return true;

@@ -127,7 +127,7 @@ class KernelForwarder : public Forwarder {
   uint8_t eof_waits_[2] = {};  // ticks a handed-back direction's EOF has waited for its bytes
   bool done_called_ = false;
   bool live_ = false;       // counted in FastPath::Counts::live_kernel
-  bool broken_ = false;     // the kernel's count went past what was received: reset (checkClosed)
+  bool broken_ = false;     // a miscount or an EOF that cannot complete: reset (checkClosed)
   bool monitored_ = false;  // in the monitor's list and epoll set
   std::unique_ptr<UserspaceForwarder> user_;  // carries the handed-back directions
   EventPtr fin_ev_;  // a FIN waits for its last bytes: re-checked soon, not at the tick

@@ -128,12 +128,12 @@ void MetricsCollector::collectTraffic(Families& out) const {
       static_cast<double>(fc.handed_back), {{"reason", "queue"}});
   add(gauge(out, "fast_path_parser_realigns",
             "1 when the fast path's stream parser ends a message that begins inside a "
-            "segment at that segment's end (loaded with CAP_PERFMON); 0: such sockets are "
-            "refused at hand-off."),
+            "segment at that segment's end (loaded with CAP_PERFMON); 0: the plain parser, "
+            "which would miscount and corrupt such a stream."),
       fc.realigns ? 1 : 0);
   add(counter(out, "fast_path_realigned_messages_total",
               "Messages the stream parser found beginning inside a segment and ended there."),
-      static_cast<double>(fc.realigned));
+      static_cast<double>(d_->dataPath()->realignedMessages()));
   uint64_t open = s.active;
   uint64_t kern = std::min<uint64_t>(fc.live_kernel, open);
   uint64_t mixed = std::min<uint64_t>(fc.live_handed_back, kern);

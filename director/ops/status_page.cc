@@ -60,13 +60,14 @@ Json dataPathJson(const Director& d) {
   const DataPath* dp = d.dataPath();
   bool active = dp != nullptr && dp->fastPathActive();
   bool fell_back = dp != nullptr && !active && !dp->fastPathError().empty();
+  DataPath::FastPathCounts fc = dp != nullptr ? dp->fastPathCounts() : DataPath::FastPathCounts{};
   return {{"mode", std::string(conf::toString(d.config()->director.fast_path))},
           {"fast_path", active ? "active" : (fell_back ? "fallback" : "off")},
           {"fast_path_error", dp != nullptr ? dp->fastPathError() : ""},
           {"ebpf", s.fast_path_connections},
           {"userspace", s.userspace_connections},
-          {"promoted", dp != nullptr ? dp->fastPathCounts().promoted : 0},
-          {"handed_back", dp != nullptr ? dp->fastPathCounts().handed_back : 0}};
+          {"promoted", fc.promoted},
+          {"handed_back", fc.handed_back}};
 }
 
 }  // namespace
